@@ -1,0 +1,1 @@
+"""Models and generation methods of the studio. Never imports gradio."""

@@ -1,0 +1,164 @@
+"""The judge: reads a shapes-world image with OpenCV and says, attribute by attribute, whether it shows
+what a caption asks for. This is how quality becomes a number.
+
+Objects are found by colour: pixels saturated enough to stand out of the pale background are labelled
+with the nearest palette colour, and each colour's connected blobs are objects. A blob's shape comes from
+how much of its bounding box it fills (square ~1, circle ~pi/4, triangle ~1/2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .grammar import COLOURS, IMAGE_SIZE, PLACES, SIZES, Scene, ShapeSpec, parse_caption
+
+MIN_AREA = 20  # pixels of a 64x64 image; smaller blobs are noise
+SATURATION_MIN = 90
+VALUE_MIN = 70
+RELATION_MARGIN = 6  # pixels between centres for "above", "to the left of", ...
+_THIRD_LOW, _THIRD_HIGH = 26, 38  # bounds of the middle third, in pixels of 64
+
+
+@dataclass(frozen=True)
+class Blob:
+    """An object the judge found."""
+
+    colour: str
+    shape: str
+    x: float  # centroid, pixels
+    y: float
+    extent: int  # larger side of the bounding box, pixels
+    area: int
+
+    @property
+    def size(self) -> str:
+        return "large" if self.extent > SIZES["small"] + SIZES["large"] else "small"
+
+
+@dataclass
+class Verdict:
+    """Per-attribute verdicts for one image and caption; `checks` maps attribute name -> passed.
+
+    Attributes named: "count", "colour", "shape", "size", "position" for one object; for two objects
+    "colour", "shape" (both objects) and "relation", and "size" when said.
+    """
+
+    caption: str
+    checks: dict[str, bool] = field(default_factory=dict)
+    blobs: list[Blob] = field(default_factory=list)
+
+    @property
+    def all_correct(self) -> bool:
+        return all(self.checks.values())
+
+    def summary(self) -> str:
+        return " ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in self.checks.items())
+
+
+_PALETTE_NAMES = list(COLOURS)
+_PALETTE = np.array([COLOURS[c] for c in _PALETTE_NAMES], dtype=np.float32)
+
+
+def _scale_to_64(image: np.ndarray) -> np.ndarray:
+    if image.shape[:2] != (IMAGE_SIZE, IMAGE_SIZE):
+        image = cv2.resize(image, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+    return image
+
+
+def _shape_of(mask: np.ndarray) -> str:
+    ys, xs = np.nonzero(mask)
+    height, width = np.ptp(ys) + 1, np.ptp(xs) + 1
+    fill = len(xs) / float(height * width)
+    if fill > 0.88:
+        return "square"
+    if fill > 0.64:
+        return "circle"
+    return "triangle"
+
+
+def find_blobs(image: np.ndarray) -> list[Blob]:
+    """Finds the objects in an RGB uint8 image (any size; judged at 64x64), largest first."""
+    image = _scale_to_64(np.asarray(image)[..., :3].astype(np.uint8))
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    foreground = (hsv[..., 1] >= SATURATION_MIN) & (hsv[..., 2] >= VALUE_MIN)
+    distances = np.linalg.norm(image[:, :, None, :].astype(np.float32) - _PALETTE[None, None], axis=-1)
+    nearest = distances.argmin(-1)
+    blobs = []
+    for index, colour in enumerate(_PALETTE_NAMES):
+        mask = (foreground & (nearest == index)).astype(np.uint8)
+        count, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        for label in range(1, count):
+            area = int(stats[label, cv2.CC_STAT_AREA])
+            if area < MIN_AREA:
+                continue
+            extent = int(max(stats[label, cv2.CC_STAT_WIDTH], stats[label, cv2.CC_STAT_HEIGHT]))
+            x, y = centroids[label]
+            blobs.append(Blob(colour, _shape_of(labels == label), float(x), float(y), extent, area))
+    return sorted(blobs, key=lambda b: b.area, reverse=True)
+
+
+def in_place(x: float, y: float, place: str) -> bool:
+    """Whether a centre (pixels of 64) lies in a named place; "left" only constrains x, corners both."""
+    tests = {
+        "left": x < _THIRD_LOW,
+        "right": x > _THIRD_HIGH,
+        "top": y < _THIRD_LOW,
+        "bottom": y > _THIRD_HIGH,
+        "center": _THIRD_LOW - 4 <= x <= _THIRD_HIGH + 4 and _THIRD_LOW - 4 <= y <= _THIRD_HIGH + 4,
+    }
+    return all(tests[word] for word in place.split())
+
+
+def in_relation(first: Blob, second: Blob, relation: str) -> bool:
+    return {
+        "above": first.y < second.y - RELATION_MARGIN,
+        "below": first.y > second.y + RELATION_MARGIN,
+        "to the left of": first.x < second.x - RELATION_MARGIN,
+        "to the right of": first.x > second.x + RELATION_MARGIN,
+    }[relation]
+
+
+def _match(spec: ShapeSpec, blobs: list[Blob]) -> Blob | None:
+    """The largest blob of the asked colour, preferring one of the asked shape."""
+    same_colour = [b for b in blobs if b.colour == spec.colour]
+    same_shape = [b for b in same_colour if b.shape == spec.shape]
+    return (same_shape or same_colour or [None])[0]
+
+
+def judge_scene(image: np.ndarray, scene: Scene, caption: str = "") -> Verdict:
+    blobs = find_blobs(image)
+    verdict = Verdict(caption=caption, blobs=blobs)
+    matches = [_match(spec, blobs) for spec in scene.objects]
+    verdict.checks["count"] = len(blobs) == len(scene.objects)
+    verdict.checks["colour"] = all(m is not None for m in matches)
+    verdict.checks["shape"] = all(m is not None and m.shape == s.shape for s, m in zip(scene.objects, matches))
+    if any(spec.size for spec in scene.objects):
+        verdict.checks["size"] = all(
+            m is not None and m.size == s.size for s, m in zip(scene.objects, matches) if s.size
+        )
+    if scene.relation is None:
+        (spec,), (match,) = scene.objects, matches
+        if spec.place:
+            verdict.checks["position"] = match is not None and in_place(match.x, match.y, spec.place)
+    else:
+        first, second = matches
+        verdict.checks["relation"] = (
+            first is not None and second is not None and first is not second
+            and in_relation(first, second, scene.relation)
+        )
+    return verdict
+
+
+def judge(image: np.ndarray, caption: str) -> Verdict:
+    """Judges an RGB image (uint8 array or PIL image) against a shapes-world caption.
+
+    Raises:
+        CaptionError: the caption is not in the shapes world's grammar.
+    """
+    return judge_scene(np.asarray(image), parse_caption(caption), caption)
+
+
+__all__ = ["Blob", "Verdict", "find_blobs", "judge", "judge_scene", "in_place", "in_relation", "PLACES"]

@@ -1,0 +1,339 @@
+"""Trains the bundled shapes model family on a CPU (a GPU is used when present, never required).
+
+    python -m pipelines.shapes.train clip     # contrastive text/image pair  -> assets/models/shapes-clip
+    python -m pipelines.shapes.train vae      # autoencoder                  -> assets/models/shapes-sd/vae
+    python -m pipelines.shapes.train unet     # text-to-image UNet (+ text encoder fine-tune) -> assets/models/shapes-sd
+    python -m pipelines.shapes.train inpaint  # 9-channel inpainting UNet    -> assets/models/shapes-sd-inpaint
+
+Each run is seeded and resumable: it checkpoints to `runs/<model>/checkpoint.safetensors` every few
+minutes and continues from there when started again. `--minutes` bounds the wall time of one run;
+`--steps` the total number of optimiser steps. A log goes to `runs/<model>/log.jsonl`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .configs import clip_config, unet_config, vae_config
+from .data import draw_batch
+from .tokenizer import MAX_LENGTH, build_tokenizer
+
+logger = logging.getLogger(__name__)
+ASSETS = Path("assets/models")  # where released models go; --assets-dir overrides (tests)
+RUNS = Path("runs")  # checkpoints and logs; --runs-dir overrides
+
+
+@dataclass
+class TrainConfig:
+    model: str  # clip | vae | unet | inpaint
+    steps: int  # total optimiser steps
+    batch_size: int
+    lr: float
+    minutes: float = 90.0  # wall-time bound of this run; resume to continue
+    seed: int = 0
+    checkpoint_every_s: float = 180.0
+    ema_decay: float = 0.999  # unet/inpaint only
+    caption_drop: float = 0.15  # unet/inpaint: share of empty captions, for classifier-free guidance
+
+
+DEFAULTS = {
+    "clip": TrainConfig("clip", steps=1500, batch_size=128, lr=5e-4),
+    "vae": TrainConfig("vae", steps=1500, batch_size=16, lr=1e-3),
+    "unet": TrainConfig("unet", steps=4000, batch_size=64, lr=3e-4),
+    "inpaint": TrainConfig("inpaint", steps=1500, batch_size=64, lr=2e-4),
+}
+
+
+def _lr_lambda(warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup)))) * 0.9 + 0.1
+
+    return factor
+
+
+class Trainer:
+    """The loop all models share: step, log, checkpoint, stop on time, resume."""
+
+    def __init__(self, config: TrainConfig, modules: dict[str, torch.nn.Module], params) -> None:
+        self.config = config
+        self.modules = modules
+        self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=1e-4)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(200, config.steps))
+        self.dir = RUNS / config.model
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoint = self.dir / "checkpoint.safetensors"
+        self.step = 0
+        if self.checkpoint.exists():
+            self.step = load_checkpoint(self.checkpoint, modules, self.optimizer)
+            for _ in range(self.step):
+                self.scheduler.step()
+            logger.info("resumed %s at step %d", config.model, self.step)
+
+    def run(self, loss_fn, after_step=None) -> bool:
+        """Runs until `steps` or `minutes`; returns True when training is complete."""
+        start = last_save = time.time()
+        log = open(self.dir / "log.jsonl", "a")
+        bar = tqdm(total=self.config.steps, initial=self.step, desc=self.config.model, mininterval=10)
+        while self.step < self.config.steps and time.time() - start < self.config.minutes * 60:
+            loss, metrics = loss_fn(self.step)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], 1.0)
+            self.optimizer.step()
+            self.scheduler.step()
+            if after_step:
+                after_step()
+            self.step += 1
+            bar.update(1)
+            if self.step % 25 == 0:
+                record = {"step": self.step, "loss": float(loss), "elapsed_s": round(time.time() - start, 1), **metrics}
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                bar.set_postfix(loss=f"{float(loss):.4f}")
+            if time.time() - last_save > self.config.checkpoint_every_s:
+                save_checkpoint(self.checkpoint, self.step, self.modules, self.optimizer)
+                last_save = time.time()
+        save_checkpoint(self.checkpoint, self.step, self.modules, self.optimizer)
+        bar.close()
+        log.close()
+        return self.step >= self.config.steps
+
+
+def _wall_minutes(model: str) -> float:
+    """Total wall minutes over all runs of `model`, read from its log."""
+    path = RUNS / model / "log.jsonl"
+    if not path.exists():
+        return 0.0
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    total, previous = 0.0, 0.0
+    for record in records:
+        elapsed = record["elapsed_s"]
+        total += elapsed - previous if elapsed >= previous else elapsed
+        previous = elapsed
+    return total / 60
+
+
+def _write_training_facts(folder: Path, config: TrainConfig, step: int) -> None:
+    facts = {
+        "model": config.model,
+        "steps": step,
+        "batch_size": config.batch_size,
+        "learning_rate": config.lr,
+        "seed": config.seed,
+        "wall_minutes": round(_wall_minutes(config.model), 1),
+        "hardware": f"{'CUDA' if torch.cuda.is_available() else 'CPU'}, {torch.get_num_threads()} threads",
+        "torch": torch.__version__,
+    }
+    if config.model in ("unet", "inpaint"):
+        facts["caption_drop"] = config.caption_drop
+        facts["ema_decay"] = config.ema_decay
+    (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
+
+
+# --- CLIP ---------------------------------------------------------------------------------------------
+
+
+def train_clip(config: TrainConfig) -> None:
+    from transformers import CLIPImageProcessor, CLIPModel
+
+    tokenizer = build_tokenizer()
+    model = CLIPModel(clip_config())
+    trainer = Trainer(config, {"model": model}, model.parameters())
+
+    def loss_fn(step: int):
+        images, captions, _ = draw_batch(config.seed, step, config.batch_size)
+        tokens = tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt")
+        out = model(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask, pixel_values=images)
+        # Identical captions in one batch are true matches, not negatives: soft targets over them.
+        same = torch.tensor([[a == b for b in captions] for a in captions], dtype=torch.float32)
+        targets = same / same.sum(1, keepdim=True)
+        logits = out.logits_per_text
+        loss = (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets.T)) / 2
+        accuracy = (logits.argmax(1) == torch.arange(len(captions))).float().mean()
+        return loss, {"accuracy": float(accuracy)}
+
+    trainer.run(loss_fn)
+    out = ASSETS / "shapes-clip"
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    CLIPImageProcessor(
+        size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64},
+        image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
+    ).save_pretrained(out)
+    _write_training_facts(out, config, trainer.step)
+
+
+# --- VAE ----------------------------------------------------------------------------------------------
+
+
+def train_vae(config: TrainConfig) -> None:
+    from diffusers import AutoencoderKL
+
+    vae = AutoencoderKL(**vae_config())
+    trainer = Trainer(config, {"vae": vae}, vae.parameters())
+
+    def loss_fn(step: int):
+        images, _, _ = draw_batch(config.seed, step, config.batch_size)
+        posterior = vae.encode(images).latent_dist
+        reconstruction = vae.decode(posterior.sample()).sample
+        mse = F.mse_loss(reconstruction, images)
+        loss = F.l1_loss(reconstruction, images) + mse + 1e-6 * posterior.kl().mean()
+        psnr = 10 * math.log10(4.0 / max(mse.item(), 1e-10))  # range [-1, 1] has peak-to-peak 2
+        return loss, {"psnr": round(psnr, 2)}
+
+    trainer.run(loss_fn)
+    # Latents are scaled to unit variance for the UNet, as Stable Diffusion's 0.18215 does.
+    with torch.no_grad():
+        images, _, _ = draw_batch(config.seed + 1, 0, 256)
+        std = float(vae.encode(images).latent_dist.sample().std())
+    vae.register_to_config(scaling_factor=round(1.0 / std, 5))
+    out = ASSETS / "shapes-sd" / "vae"
+    vae.save_pretrained(out, safe_serialization=True)
+    _write_training_facts(out, config, trainer.step)
+
+
+# --- UNet ---------------------------------------------------------------------------------------------
+
+
+def _random_masks(step: int, batch_size: int, size: int) -> torch.Tensor:
+    """GLIDE-style random erasing: rectangles of random size and place, sometimes the whole image.
+
+    Returns (B, 1, size, size) with 1 where the image is to be generated.
+    """
+    generator = torch.Generator().manual_seed(10_000_019 + step)
+    masks = torch.zeros(batch_size, 1, size, size)
+    for i in range(batch_size):
+        if torch.rand((), generator=generator) < 0.1:
+            masks[i] = 1
+            continue
+        h, w = (torch.randint(size // 8, size, (2,), generator=generator)).tolist()
+        y, x = torch.randint(0, size - h + 1, (), generator=generator), torch.randint(0, size - w + 1, (), generator=generator)
+        masks[i, :, y : y + h, x : x + w] = 1
+    return masks
+
+
+def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    torch.manual_seed(config.seed)
+    sd = ASSETS / "shapes-sd"
+    vae = AutoencoderKL.from_pretrained(sd / "vae", use_safetensors=True).eval().requires_grad_(False)
+    tokenizer = build_tokenizer()
+    if inpaint:
+        text_encoder = CLIPTextModel.from_pretrained(sd / "text_encoder", use_safetensors=True)
+        base = UNet2DConditionModel.from_pretrained(sd / "unet", use_safetensors=True)
+        unet = UNet2DConditionModel(**unet_config(in_channels=9))
+        state = base.state_dict()
+        weight = state["conv_in.weight"]
+        state["conv_in.weight"] = torch.cat([weight, torch.zeros(weight.shape[0], 5, *weight.shape[2:])], dim=1)
+        unet.load_state_dict(state)
+    else:
+        text_encoder = CLIPTextModel.from_pretrained(ASSETS / "shapes-clip", use_safetensors=True)
+        unet = UNet2DConditionModel(**unet_config())
+    ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)
+    noise_scheduler = DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000)
+    alphas = noise_scheduler.alphas_cumprod
+    snr = alphas / (1 - alphas)
+    params = [
+        {"params": unet.parameters(), "lr": config.lr},
+        {"params": text_encoder.parameters(), "lr": config.lr / 3},
+    ]
+    modules = {"unet": unet, "text_encoder": text_encoder, "ema_unet": ema_unet, "ema_text": ema_text}
+    trainer = Trainer(config, modules, params)
+    scale = vae.config.scaling_factor
+
+    def loss_fn(step: int):
+        generator = torch.Generator().manual_seed(config.seed * 7919 + step)
+        images, captions, _ = draw_batch(config.seed, step, config.batch_size)
+        drop = torch.rand(len(captions), generator=generator) < config.caption_drop
+        captions = ["" if d else c for c, d in zip(captions, drop.tolist())]
+        with torch.no_grad():
+            latents = vae.encode(images).latent_dist.sample(generator) * scale
+        tokens = tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids
+        context = text_encoder(tokens)[0]
+        noise = torch.randn(latents.shape, generator=generator)
+        t = torch.randint(0, 1000, (len(captions),), generator=generator)
+        noisy = noise_scheduler.add_noise(latents, noise, t)
+        if inpaint:
+            masks = _random_masks(step, len(captions), images.shape[-1])
+            with torch.no_grad():
+                masked = vae.encode(images * (masks < 0.5)).latent_dist.mode() * scale
+            small = F.interpolate(masks, size=latents.shape[-2:])
+            noisy = torch.cat([noisy, small, masked], dim=1)
+        prediction = unet(noisy, t, context).sample
+        # Min-SNR-5 weighting (Hang et al. 2023) for faster convergence of the epsilon objective.
+        weights = torch.clamp(snr[t], max=5.0) / snr[t]
+        loss = (weights * F.mse_loss(prediction, noise, reduction="none").mean(dim=(1, 2, 3))).mean()
+        return loss, {}
+
+    def update_ema():
+        decay = min(config.ema_decay, (1 + trainer.step) / (10 + trainer.step))
+        with torch.no_grad():
+            for ema, live in ((ema_unet, unet), (ema_text, text_encoder)):
+                for e, p in zip(ema.parameters(), live.parameters()):
+                    e.lerp_(p, 1 - decay)
+
+    trainer.run(loss_fn, after_step=update_ema)
+    _save_sd_folder(ema_unet, ema_text, vae, tokenizer, config, trainer.step, inpaint)
+
+
+def _save_sd_folder(unet, text_encoder, vae, tokenizer, config: TrainConfig, step: int, inpaint: bool) -> None:
+    from diffusers import DPMSolverMultistepScheduler, StableDiffusionInpaintPipeline, StableDiffusionPipeline
+
+    scheduler = DPMSolverMultistepScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
+        algorithm_type="dpmsolver++", solver_order=2,
+    )
+    cls = StableDiffusionInpaintPipeline if inpaint else StableDiffusionPipeline
+    pipe = cls(
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    out = ASSETS / ("shapes-sd-inpaint" if inpaint else "shapes-sd")
+    pipe.save_pretrained(out, safe_serialization=True)
+    _write_training_facts(out / "unet", config, step)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", choices=sorted(DEFAULTS))
+    parser.add_argument("--steps", type=int, help="total optimiser steps (default per model)")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--minutes", type=float, default=90.0, help="wall-time bound of this run")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--assets-dir", type=Path, default=ASSETS, help="where to save the released models")
+    parser.add_argument("--runs-dir", type=Path, default=RUNS, help="where to keep checkpoints and logs")
+    args = parser.parse_args()
+    global ASSETS, RUNS
+    ASSETS, RUNS = args.assets_dir, args.runs_dir
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = DEFAULTS[args.model]
+    config.minutes = args.minutes
+    if args.steps:
+        config.steps = args.steps
+    if args.batch_size:
+        config.batch_size = args.batch_size
+    {"clip": train_clip, "vae": train_vae, "unet": train_unet, "inpaint": lambda c: train_unet(c, inpaint=True)}[
+        args.model
+    ](config)
+
+
+if __name__ == "__main__":
+    main()

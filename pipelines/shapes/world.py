@@ -1,0 +1,131 @@
+"""Random scenes of the shapes world with captions, and the split between training and held-out.
+
+*Held out* means attribute combinations that never appear in a training image, whatever its caption
+says: some (colour, shape, place) triples for one object and some unordered pairs of object kinds for two.
+The evaluation prompts are built only from those combinations, so they measure generalisation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from .grammar import COLOURS, PLACES, RELATIONS, SHAPES, SIZES, Scene, ShapeSpec, describe
+from .render import PlacedShape, draw
+
+JITTER = 2
+TWO_OBJECT_RADIUS = (8, 10)  # radius range when a two-object caption gives no size
+
+
+def _held_out_triples() -> frozenset[tuple[str, str, str]]:
+    triples = list(itertools.product(COLOURS, SHAPES, PLACES))
+    return frozenset(random.Random(1234).sample(triples, k=len(triples) // 10))
+
+
+def _held_out_pairs() -> frozenset[frozenset[tuple[str, str]]]:
+    kinds = list(itertools.product(COLOURS, SHAPES))
+    pairs = [frozenset(p) for p in itertools.combinations(kinds, 2) if p[0][0] != p[1][0]]
+    return frozenset(random.Random(4321).sample(pairs, k=len(pairs) // 10))
+
+
+HELD_OUT_TRIPLES = _held_out_triples()
+HELD_OUT_PAIRS = _held_out_pairs()
+
+
+@dataclass(frozen=True)
+class Example:
+    """A drawn image with the caption used for it and the full layout (the ground truth)."""
+
+    image: np.ndarray  # (64, 64, 3) uint8 RGB
+    caption: str
+    scene: Scene  # what the caption says
+    layout: tuple[PlacedShape, ...]  # what was drawn
+
+
+def _is_held_out(place: str | None, shapes: tuple[PlacedShape, ...]) -> bool:
+    if len(shapes) == 1:
+        return (shapes[0].colour, shapes[0].shape, place) in HELD_OUT_TRIPLES
+    return frozenset((s.colour, s.shape) for s in shapes) in HELD_OUT_PAIRS
+
+
+def _jitter(rng: random.Random, v: int) -> int:
+    return v + rng.randint(-JITTER, JITTER)
+
+
+def layout_one(spec: ShapeSpec, rng: random.Random) -> tuple[PlacedShape, ...]:
+    """Places one object at its place (random if unsaid) with its size (random if unsaid)."""
+    place = spec.place or rng.choice(list(PLACES))
+    radius = SIZES[spec.size or rng.choice(list(SIZES))]
+    x, y = PLACES[place]
+    return (PlacedShape(spec.colour, spec.shape, _jitter(rng, x), _jitter(rng, y), radius),)
+
+
+def layout_two(scene: Scene, rng: random.Random) -> tuple[PlacedShape, ...]:
+    """Places two objects so that the first stands in `scene.relation` to the second."""
+    first, second = scene.objects
+    lanes = [16, 32, 48]
+    near, far = 16, 48
+    if scene.relation in ("above", "below"):
+        ys = (near, far) if scene.relation == "above" else (far, near)
+        xs = (rng.choice(lanes), rng.choice(lanes))
+    else:
+        xs = (near, far) if scene.relation == "to the left of" else (far, near)
+        ys = (rng.choice(lanes), rng.choice(lanes))
+    placed = []
+    for spec, x, y in zip((first, second), xs, ys):
+        radius = SIZES[spec.size] if spec.size else rng.randint(*TWO_OBJECT_RADIUS)
+        placed.append(PlacedShape(spec.colour, spec.shape, _jitter(rng, x), _jitter(rng, y), radius))
+    return tuple(placed)
+
+
+def _random_object(rng: random.Random, exclude_colour: str | None = None) -> tuple[str, str]:
+    colour = rng.choice([c for c in COLOURS if c != exclude_colour])
+    return colour, rng.choice(SHAPES)
+
+
+def sample_example(rng: random.Random, split: str = "train", two_object_fraction: float = 0.4) -> Example:
+    """Draws one random scene and a caption of it.
+
+    The caption always names each object's colour and shape (and the relation of two objects); it names
+    size and place only sometimes, so a model learns what unsaid attributes look like.
+
+    Args:
+        rng: the source of randomness (seeded by the caller).
+        split: "train" (never a held-out combination) or "held_out" (only held-out combinations).
+        two_object_fraction: probability of a two-object scene.
+    """
+    if split not in ("train", "held_out"):
+        raise ValueError(f"`split` must be 'train' or 'held_out', got {split!r}")
+    while True:
+        if rng.random() < two_object_fraction:
+            (c1, s1), relation = _random_object(rng), rng.choice(RELATIONS)
+            c2, s2 = _random_object(rng, exclude_colour=c1)
+            sizes = [rng.choice(list(SIZES)) if rng.random() < 0.3 else None for _ in range(2)]
+            scene = Scene((ShapeSpec(c1, s1, sizes[0]), ShapeSpec(c2, s2, sizes[1])), relation)
+            layout, place = layout_two(scene, rng), None
+        else:
+            colour, shape = _random_object(rng)
+            place, size = rng.choice(list(PLACES)), rng.choice(list(SIZES))
+            layout = layout_one(ShapeSpec(colour, shape, size, place), rng)
+            said = ShapeSpec(
+                colour,
+                shape,
+                size if rng.random() < 0.5 else None,
+                place if rng.random() < 0.8 else None,
+            )
+            scene = Scene((said,))
+        if _is_held_out(place, layout) == (split == "held_out"):
+            return Example(draw(layout), describe(scene), scene, layout)
+
+
+def held_out_prompts() -> list[str]:
+    """The fixed evaluation prompts: every held-out one-object triple, and every held-out pair in two relations."""
+    prompts = [describe(Scene((ShapeSpec(c, s, None, p),))) for c, s, p in sorted(HELD_OUT_TRIPLES)]
+    for pair in sorted(HELD_OUT_PAIRS, key=sorted):
+        a, b = sorted(pair)
+        prompts.append(describe(Scene((ShapeSpec(*a), ShapeSpec(*b)), "above")))
+        prompts.append(describe(Scene((ShapeSpec(*b), ShapeSpec(*a)), "to the left of")))
+    return prompts

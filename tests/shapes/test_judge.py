@@ -1,0 +1,46 @@
+import random
+from collections import Counter
+
+import numpy as np
+
+from pipelines.shapes.grammar import BACKGROUND
+from pipelines.shapes.judge import find_blobs, judge
+from pipelines.shapes.render import PlacedShape, draw
+from pipelines.shapes.world import sample_example
+
+
+def test_judge_is_right_on_ground_truth_images():
+    checks, passed = Counter(), Counter()
+    for split in ("train", "held_out"):
+        rng = random.Random(11)
+        for _ in range(600):
+            example = sample_example(rng, split)
+            for name, ok in judge(example.image, example.caption).checks.items():
+                checks[name] += 1
+                passed[name] += ok
+    for name in checks:
+        assert passed[name] / checks[name] >= 0.99, (name, passed[name], checks[name])
+    assert set(checks) == {"count", "colour", "shape", "size", "position", "relation"}
+
+
+def test_judge_notices_wrong_attributes():
+    image = draw([PlacedShape("red", "circle", 16, 32, 12)])
+    assert judge(image, "a red circle on the left").all_correct
+    assert not judge(image, "a blue circle").checks["colour"]
+    assert not judge(image, "a red square").checks["shape"]
+    assert not judge(image, "a red circle on the right").checks["position"]
+    assert not judge(image, "a small red circle").checks["size"]
+    assert not judge(image, "a red circle above a blue square").checks["relation"]
+
+
+def test_blank_image_has_no_objects():
+    blank = np.full((64, 64, 3), BACKGROUND, dtype=np.uint8)
+    assert find_blobs(blank) == []
+    verdict = judge(blank, "a red circle")
+    assert not verdict.checks["count"] and not verdict.checks["colour"]
+
+
+def test_judge_reads_larger_images():
+    image = draw([PlacedShape("green", "triangle", 48, 16, 12)])
+    big = np.kron(image, np.ones((4, 4, 1), dtype=np.uint8))  # 256 x 256
+    assert judge(big, "a large green triangle in the top right corner").all_correct
