@@ -1,0 +1,388 @@
+"""The pipeline manager: the one object that loads models, shares their weights and keeps memory in check.
+
+- Lazy: nothing is loaded until a pipeline is asked for; `report()` says what is loaded, where, how big.
+- Sharing: a model's text-to-image, img2img and inpainting pipelines are built with `from_pipe` from one
+  loaded pipeline, so they hold the same UNet/VAE/text-encoder objects (one copy of the weights).
+- Per-request pipelines: `request_pipeline()` returns a shallow copy of the shared pipeline with a fresh
+  scheduler, because schedulers and per-call state (`_guidance_scale`, `_interrupt`) live on the pipeline
+  object and are not thread-safe.
+- Memory budget: least recently used models are evicted to fit; on CUDA a model larger than the budget
+  is offloaded (model → group → sequential offload, chosen by budget) instead.
+- One lock per manager (= per device): generations and loads are serialised; `run()` also turns CUDA
+  out-of-memory into freed memory plus a friendly error, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+from . import devices
+from .errors import (
+    CorruptCheckpointError,
+    ModelLoadError,
+    OfflineModelError,
+    OutOfMemoryError,
+    UnsafeCheckpointError,
+    UnsupportedTaskError,
+)
+from .models import DEFAULT_MODELS_DIR, IMG2IMG, INPAINT, TXT2IMG, ModelEntry, ModelRegistry
+from .samplers import Sampler
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
+OFFLOAD_MODES = ("auto", "none", "model", "group", "sequential")
+
+
+@dataclass
+class ManagerConfig:
+    """How the manager finds models and uses the device. Every field has a working default."""
+
+    models_dir: Path | None = DEFAULT_MODELS_DIR  # bundled models: each sub-folder with a model_index.json
+    config_path: Path | None = None  # TOML/JSON listing local model folders (see pipelines/models.py)
+    device: str | None = None  # "cuda", "cuda:1", "mps", "cpu"; None = best available
+    dtype: str | None = None  # "fp32", "fp16", "bf16"; None = fp16 on accelerators, fp32 on CPU
+    memory_budget: int | None = None  # bytes for loaded models; None = 80 % of free device memory at first load
+    offload: str = "auto"  # CUDA only: "auto" (by budget), "none", "model", "group", "sequential"
+    offline: bool = False  # never contact the Hub: Hub models load only from the local cache
+    include_hub: bool = True  # list the Hub presets in the registry
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One line of `PipelineManager.report()`."""
+
+    name: str
+    device: str
+    dtype: str
+    size_mb: float
+    offload: str  # "none", "model", "group" or "sequential"
+    pipelines: tuple[str, ...]  # tasks whose pipelines are built (they share the weights)
+
+
+@dataclass
+class _Family:
+    entry: ModelEntry
+    pipes: dict[str, Any]  # task -> pipeline; all share the components of the first one
+    size_bytes: int
+    offload: str
+    loaded_at: float = field(default_factory=time.monotonic)
+
+
+class PipelineManager:
+    """Hands out ready pipelines by model name and task. Create one per process (per device) and pass it on."""
+
+    def __init__(self, config: ManagerConfig | None = None, registry: ModelRegistry | None = None):
+        self.config = config or ManagerConfig()
+        if self.config.offload not in OFFLOAD_MODES:
+            raise ValueError(f"`offload` must be one of {OFFLOAD_MODES}, got {self.config.offload!r}")
+        self.registry = registry or ModelRegistry.discover(
+            self.config.models_dir, self.config.config_path, include_hub=self.config.include_hub
+        )
+        self.device = devices.pick_device(self.config.device)
+        self.dtype = devices.pick_dtype(self.device, self.config.dtype)
+        self._budget = self.config.memory_budget
+        self._families: OrderedDict[str, _Family] = OrderedDict()  # least recently used first
+        self._lock = threading.RLock()  # one device: loads and generations run one at a time
+
+    # ----------------------------------------------------------------- public API
+    @property
+    def memory_budget(self) -> int:
+        """Bytes the loaded models may use (resolved from free memory on first use when not configured)."""
+        if self._budget is None:
+            self._budget = int(devices.free_memory_bytes(self.device) * 0.8)
+        return self._budget
+
+    def entry(self, name: str | None, task: str = TXT2IMG) -> ModelEntry:
+        """The registry entry for `name` (None = the default model for `task`)."""
+        if name is None or name == "":
+            entry = self.registry.default(task)
+            if entry is None:
+                raise UnsupportedTaskError(f"no model can do {task!r}; add one with --models-dir or --config")
+            return entry
+        return self.registry.get(name)
+
+    def pipeline(self, name: str | None, task: str = TXT2IMG):
+        """The shared pipeline for `name` and `task`, loading the model on first use.
+
+        Do not change its scheduler or call it from two threads: use `request_pipeline` for generation.
+        """
+        entry = self.entry(name, task)
+        if task not in entry.tasks:
+            raise UnsupportedTaskError(f"model {entry.name!r} cannot do {task!r}; it can do {', '.join(entry.tasks)}")
+        with self._lock:
+            family = self._families.get(entry.name)
+            if family is None:
+                family = self._load(entry)
+            self._families.move_to_end(entry.name)
+            if task not in family.pipes:
+                family.pipes[task] = self._sibling(family, task)
+            return family.pipes[task]
+
+    def request_pipeline(self, name: str | None, task: str = TXT2IMG, sampler: Sampler | str | None = None):
+        """A per-request pipeline: same components (weights) as the shared one, its own fresh scheduler.
+
+        It is a shallow copy, so per-call state (`_interrupt`, `_guidance_scale`) and the scheduler are its own.
+        """
+        shared = self.pipeline(name, task)
+        clone = copy.copy(shared)
+        base_config = shared.scheduler.config
+        if sampler is None:
+            scheduler = type(shared.scheduler).from_config(base_config)
+        else:
+            scheduler = Sampler.from_label(sampler).make_scheduler(base_config)
+        clone.scheduler = scheduler  # DiffusionPipeline.__setattr__ updates only the clone's config
+        return clone
+
+    def run(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """Runs `fn` holding the device lock; turns out-of-memory into freed memory and an `OutOfMemoryError`."""
+        with self._lock:
+            try:
+                return fn(*args, **kwargs)
+            except (torch.OutOfMemoryError, MemoryError):
+                pass  # leave the except block first: its traceback holds the frames (and tensors) to free
+            except RuntimeError as e:
+                if "can't allocate memory" not in str(e) and "out of memory" not in str(e).lower():
+                    raise
+            self._recover_from_oom()
+        raise OutOfMemoryError(
+            "out of memory on "
+            f"{self.device}: all models were unloaded to free it. Try a smaller size or batch, fewer models at once, "
+            "or start the studio with a smaller --memory-budget so large models are offloaded."
+        )
+
+    def report(self) -> list[LoadedModel]:
+        """What is loaded, least recently used first."""
+        with self._lock:
+            return [
+                LoadedModel(
+                    name=name,
+                    device=str(self.device),
+                    dtype=devices.dtype_name(self.dtype),
+                    size_mb=round(f.size_bytes / 2**20, 1),
+                    offload=f.offload,
+                    pipelines=tuple(f.pipes),
+                )
+                for name, f in self._families.items()
+            ]
+
+    def is_loaded(self, name: str) -> bool:
+        return name in self._families
+
+    def unload(self, name: str | None = None) -> None:
+        """Unloads one model (or all with None) and frees its memory."""
+        with self._lock:
+            names = [name] if name is not None else list(self._families)
+            for n in names:
+                family = self._families.pop(n, None)
+                if family is not None:
+                    logger.info("unloading %s (%.1f MB)", n, family.size_bytes / 2**20)
+                    for pipe in family.pipes.values():
+                        if hasattr(pipe, "remove_all_hooks"):
+                            pipe.remove_all_hooks()
+                family = None  # drop the last reference before collecting
+            _free_device_memory(self.device)
+
+    # ----------------------------------------------------------------- loading
+    def _load(self, entry: ModelEntry) -> _Family:
+        import diffusers  # heavy; imported on first load only
+
+        if entry.is_local:
+            estimate = _check_folder(entry)
+            self._make_room(int(estimate * _dtype_ratio(self.dtype)))
+        kwargs: dict[str, Any] = {
+            "dtype": self.dtype,
+            "use_safetensors": True,
+            "local_files_only": entry.is_local or self.config.offline,
+        }
+        if entry.variant and self.dtype == torch.float16:
+            kwargs["variant"] = entry.variant
+        loader = getattr(diffusers, entry.loader)
+        logger.info("loading %s from %s", entry.name, entry.source)
+        started = time.perf_counter()
+        try:
+            pipe = loader.from_pretrained(entry.source, **kwargs)
+        except OSError as e:
+            raise self._explain_load_error(entry, e) from e
+        except Exception as e:  # safetensors/json errors that slipped past the folder check
+            raise ModelLoadError(f"could not load model {entry.name!r} from {entry.source}: {e}") from e
+        if hasattr(pipe, "set_progress_bar_config"):
+            pipe.set_progress_bar_config(disable=True)
+        size = _pipeline_bytes(pipe)
+        offload = self._place(pipe, size)
+        family = _Family(entry=entry, pipes={entry.tasks[0]: pipe}, size_bytes=size, offload=offload)
+        self._families[entry.name] = family
+        logger.info(
+            "loaded %s in %.1f s: %.1f MB on %s (%s), offload=%s",
+            entry.name, time.perf_counter() - started, size / 2**20, self.device, self.dtype, offload,
+        )
+        if offload == "none":
+            self._make_room(0, keep=entry.name)
+        return family
+
+    def _explain_load_error(self, entry: ModelEntry, e: OSError) -> Exception:
+        text = str(e)
+        if not entry.is_local and any(
+            s in text for s in ("not fully cached", "outgoing traffic has been disabled", "Couldn't connect",
+                                "connection", "offline", "cannot find the requested files")
+        ):
+            return OfflineModelError(
+                f"{entry.name} needs a download from the Hugging Face Hub ({entry.source}); this machine is offline "
+                "— pick a bundled model or put the model in a local folder (--config)"
+            )
+        if "safetensors" in text:
+            return UnsafeCheckpointError(
+                f"model {entry.name!r} has no .safetensors weights; the studio refuses pickle checkpoints "
+                "(.bin/.ckpt), which can run code when loaded. Convert it to safetensors first."
+            )
+        return ModelLoadError(f"could not load model {entry.name!r} from {entry.source}: {text}")
+
+    def _place(self, pipe, size: int) -> str:
+        """Moves `pipe` to the device, or sets up offloading on CUDA when it does not fit the budget."""
+        mode = self.config.offload
+        if self.device.type != "cuda":
+            pipe.to(self.device)
+            return "none"
+        if mode == "auto":
+            self._make_room(size)
+            if size <= self.memory_budget:
+                mode = "none"
+            elif _largest_component_bytes(pipe) <= self.memory_budget:
+                mode = "model"  # one component at a time on the GPU: fast, needs the biggest to fit
+            else:
+                mode = "group"  # leaf-level groups streamed in: slower, fits almost anything
+        if mode == "none":
+            pipe.to(self.device)
+        elif mode == "model":
+            pipe.enable_model_cpu_offload(device=self.device)
+        elif mode == "group":
+            pipe.enable_group_offload(onload_device=self.device, offload_type="leaf_level", use_stream=True)
+        else:
+            pipe.enable_sequential_cpu_offload(device=self.device)
+        return mode
+
+    def _make_room(self, needed: int, keep: str | None = None) -> None:
+        """Evicts least recently used models until the resident ones plus `needed` bytes fit the budget."""
+        budget = self.memory_budget
+        while True:
+            resident = sum(f.size_bytes for f in self._families.values() if f.offload == "none")
+            victims = [n for n, f in self._families.items() if n != keep]
+            if resident + needed <= budget or not victims:
+                return
+            logger.info("memory budget %.0f MB exceeded: evicting %s", budget / 2**20, victims[0])
+            self.unload(victims[0])
+
+    def _sibling(self, family: _Family, task: str):
+        """A pipeline for `task` built from the family's loaded components (no new weights)."""
+        import diffusers
+
+        base = next(iter(family.pipes.values()))
+        auto = {
+            TXT2IMG: diffusers.AutoPipelineForText2Image,
+            IMG2IMG: diffusers.AutoPipelineForImage2Image,
+            INPAINT: diffusers.AutoPipelineForInpainting,
+        }.get(task)
+        if auto is None:
+            raise UnsupportedTaskError(f"model {family.entry.name!r} has no {task!r} pipeline")
+        sibling = auto.from_pipe(base)
+        if hasattr(sibling, "set_progress_bar_config"):
+            sibling.set_progress_bar_config(disable=True)
+        if family.offload == "model":
+            sibling.enable_model_cpu_offload(device=self.device)  # diffusers: re-apply offloading after from_pipe
+        return sibling
+
+    def _recover_from_oom(self) -> None:
+        logger.warning("out of memory on %s: unloading every model", self.device)
+        self.unload()
+
+
+# --------------------------------------------------------------------- helpers
+def _check_folder(entry: ModelEntry) -> int:
+    """Refuses missing, pickle-only or corrupt model folders before diffusers sees them; returns weight bytes."""
+    from safetensors import safe_open
+
+    folder = Path(entry.source)
+    if not folder.is_dir():
+        raise ModelLoadError(f"model {entry.name!r}: folder {folder} does not exist")
+    index_path = folder / "model_index.json"
+    if not index_path.is_file():
+        raise ModelLoadError(
+            f"model {entry.name!r}: {folder} is not a diffusers model folder (no model_index.json); "
+            "save it with `pipe.save_pretrained(folder, safe_serialization=True)`"
+        )
+    index = json.loads(index_path.read_text())
+    total = 0
+    for component, spec in index.items():
+        if component.startswith("_") or not isinstance(spec, list) or spec[0] is None:
+            continue
+        sub = folder / component
+        if not sub.is_dir():
+            continue
+        safetensors = sorted(sub.glob("*.safetensors"))
+        pickles = [p for p in sub.iterdir() if p.suffix in PICKLE_SUFFIXES]
+        if pickles and not safetensors:
+            raise UnsafeCheckpointError(
+                f"model {entry.name!r}: {component}/ has only pickle checkpoints ({pickles[0].name}); the studio "
+                "refuses them because loading a pickle can run arbitrary code. Convert to .safetensors first."
+            )
+        for path in safetensors:
+            try:
+                with safe_open(str(path), framework="pt") as f:
+                    f.keys()
+            except Exception as e:  # SafetensorError, OSError: header unreadable or data truncated
+                raise CorruptCheckpointError(
+                    f"model {entry.name!r}: {path.relative_to(folder)} is corrupt or truncated ({e}); "
+                    "download or copy it again"
+                ) from e
+            total += path.stat().st_size
+    return total
+
+
+def _dtype_ratio(dtype: torch.dtype) -> float:
+    """Weights on disk are usually fp32 (bundled) — scale the estimate to the dtype they load in."""
+    return torch.tensor([], dtype=dtype).element_size() / 4
+
+
+def _modules(pipe) -> list[torch.nn.Module]:
+    return [m for m in pipe.components.values() if isinstance(m, torch.nn.Module)]
+
+
+def _module_bytes(module: torch.nn.Module, seen: set[int]) -> int:
+    total = 0
+    for t in list(module.parameters()) + list(module.buffers()):
+        key = t.data_ptr() if t.device.type != "meta" else id(t)
+        if key in seen:
+            continue
+        seen.add(key)
+        total += t.numel() * t.element_size()
+    return total
+
+
+def _pipeline_bytes(pipe) -> int:
+    seen: set[int] = set()
+    return sum(_module_bytes(m, seen) for m in _modules(pipe))
+
+
+def _largest_component_bytes(pipe) -> int:
+    return max((_module_bytes(m, set()) for m in _modules(pipe)), default=0)
+
+
+def _free_device_memory(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()

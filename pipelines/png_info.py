@@ -1,0 +1,115 @@
+"""The AUTOMATIC1111 `parameters` PNG text chunk: write it on every image, read it back to restore settings.
+
+Format (one chunk, key "parameters")::
+
+    a red circle on the left
+    Negative prompt: blurry
+    Steps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 1234, Size: 64x64, Model: shapes-sd
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, PngImagePlugin
+
+KEY = "parameters"
+
+
+@dataclass(frozen=True)
+class GenerationParameters:
+    """The settings that reproduce one image."""
+
+    prompt: str
+    negative_prompt: str = ""
+    steps: int = 20
+    sampler: str = "Euler a"
+    cfg_scale: float = 7.0
+    seed: int = 0
+    width: int = 512
+    height: int = 512
+    model: str = ""
+
+
+def format_parameters(p: GenerationParameters) -> str:
+    """The A1111 text: prompt line, optional negative prompt line, then the comma-separated settings."""
+    lines = [p.prompt]
+    if p.negative_prompt:
+        lines.append(f"Negative prompt: {p.negative_prompt}")
+    settings = [
+        f"Steps: {p.steps}",
+        f"Sampler: {p.sampler}",
+        f"CFG scale: {_number(p.cfg_scale)}",
+        f"Seed: {p.seed}",
+        f"Size: {p.width}x{p.height}",
+    ]
+    if p.model:
+        settings.append(f"Model: {p.model}")
+    lines.append(", ".join(settings))
+    return "\n".join(lines)
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+# `Key: value` pairs; a value may be quoted (A1111 quotes values containing commas).
+_PAIR = re.compile(r'\s*([\w ]+):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
+
+
+def parse_parameters(text: str) -> GenerationParameters:
+    """Parses A1111 `parameters` text; unknown keys (Hires, LoRA hashes…) are ignored.
+
+    Raises:
+        ValueError: the text has no settings line (`Steps: …`).
+    """
+    lines = text.strip().split("\n")
+    if not lines or not lines[-1].lstrip().startswith("Steps:"):
+        raise ValueError(f"`parameters` has no 'Steps: …' settings line, got {text[:80]!r}")
+    settings = {k.strip(): v.strip().strip('"') for k, v in _PAIR.findall(lines[-1]) if k.strip()}
+    prompt_lines, negative_lines, in_negative = [], [], False
+    for line in lines[:-1]:
+        if line.startswith("Negative prompt:"):
+            in_negative = True
+            line = line.removeprefix("Negative prompt:").strip()
+        (negative_lines if in_negative else prompt_lines).append(line)
+    width, height = 512, 512
+    if "Size" in settings:
+        width, height = (int(v) for v in settings["Size"].lower().split("x"))
+    return GenerationParameters(
+        prompt="\n".join(prompt_lines).strip(),
+        negative_prompt="\n".join(negative_lines).strip(),
+        steps=int(settings.get("Steps", 20)),
+        sampler=settings.get("Sampler", "Euler a"),
+        cfg_scale=float(settings.get("CFG scale", 7.0)),
+        seed=int(settings.get("Seed", 0)),
+        width=width,
+        height=height,
+        model=settings.get("Model", ""),
+    )
+
+
+def attach(image: Image.Image, text: str) -> Image.Image:
+    """Stores `text` in `image.info` so that saving as PNG (ours or Gradio's) writes the chunk."""
+    image.info[KEY] = text
+    return image
+
+
+def save_png(image: Image.Image, path: str | Path) -> None:
+    """Saves `image` as PNG with its `parameters` chunk (and any other text in `image.info`)."""
+    info = PngImagePlugin.PngInfo()
+    for key, value in image.info.items():
+        if isinstance(key, str) and isinstance(value, str):
+            info.add_text(key, value)
+    image.save(path, format="PNG", pnginfo=info)
+
+
+def read_parameters(image: Image.Image | str | Path) -> str | None:
+    """The `parameters` text of a PNG (path or opened image), or None when it has none."""
+    if isinstance(image, (str, Path)):
+        with Image.open(image) as opened:
+            opened.load()
+            return opened.info.get(KEY) or getattr(opened, "text", {}).get(KEY)
+    return image.info.get(KEY) or getattr(image, "text", {}).get(KEY)

@@ -1,0 +1,77 @@
+"""Samplers by the names WebUI users know, mapped to diffusers schedulers.
+
+Each request builds a fresh scheduler from the loaded model's scheduler config (schedulers keep
+per-call state and are not thread-safe), so a choice here never changes the shared pipeline.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from diffusers import (
+    DDIMScheduler,
+    DDPMScheduler,
+    DPMSolverMultistepScheduler,
+    EulerAncestralDiscreteScheduler,
+    EulerDiscreteScheduler,
+    LCMScheduler,
+)
+
+
+class Sampler(enum.Enum):
+    """The value is the label shown in the UI and written in the PNG `parameters` chunk."""
+
+    DDIM = "DDIM"
+    DDPM = "DDPM"
+    EULER = "Euler"
+    EULER_A = "Euler a"
+    DPMPP_2M = "DPM++ 2M"
+    DPMPP_2M_KARRAS = "DPM++ 2M Karras"
+    LCM = "LCM"
+
+    @property
+    def label(self) -> str:
+        return self.value
+
+    @classmethod
+    def labels(cls) -> list[str]:
+        return [s.value for s in cls]
+
+    @classmethod
+    def from_label(cls, label: str | Sampler) -> Sampler:
+        """Looks up a sampler by its label; raises a ValueError listing the known ones."""
+        if isinstance(label, Sampler):
+            return label
+        for sampler in cls:
+            if sampler.value.lower() == str(label).strip().lower():
+                return sampler
+        raise ValueError(f"`sampler` must be one of {cls.labels()}, got {label!r}")
+
+    @property
+    def needs_distilled_model(self) -> bool:
+        """LCM only gives images with a latent-consistency-distilled UNet (or an LCM LoRA)."""
+        return self is Sampler.LCM
+
+    def make_scheduler(self, base_config: dict[str, Any]):
+        """A new scheduler of this kind, configured from the model's own scheduler config.
+
+        Args:
+            base_config: `pipe.scheduler.config` of the loaded model (betas, timestep spacing, prediction type).
+        """
+        cls, extra = _SCHEDULERS[self]
+        return cls.from_config(dict(base_config), **extra)
+
+
+_SCHEDULERS: dict[Sampler, tuple[type, dict[str, Any]]] = {
+    Sampler.DDIM: (DDIMScheduler, {}),
+    Sampler.DDPM: (DDPMScheduler, {}),
+    Sampler.EULER: (EulerDiscreteScheduler, {}),
+    Sampler.EULER_A: (EulerAncestralDiscreteScheduler, {}),
+    Sampler.DPMPP_2M: (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
+    Sampler.DPMPP_2M_KARRAS: (
+        DPMSolverMultistepScheduler,
+        {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True},
+    ),
+    Sampler.LCM: (LCMScheduler, {}),
+}

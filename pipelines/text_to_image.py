@@ -1,0 +1,212 @@
+"""Text to image: one typed request in, PIL images with their A1111 `parameters` out.
+
+Lifecycle: check inputs → per-request pipeline with a fresh scheduler → seeded generators → the pipeline's
+own denoising loop, watched by `callback_on_step_end` (progress, previews, Stop) → images + parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import torch
+from PIL import Image
+
+from .manager import PipelineManager
+from .models import TXT2IMG, ModelEntry
+from .png_info import GenerationParameters, attach, format_parameters
+from .samplers import Sampler
+
+logger = logging.getLogger(__name__)
+
+MAX_SEED = 2**32 - 1
+MAX_BATCH = 8
+MAX_STEPS = 150
+
+
+@dataclass(frozen=True)
+class TextToImageRequest:
+    """Everything that decides the images. Defaults live here and nowhere else."""
+
+    prompt: str
+    negative_prompt: str = ""
+    model: str | None = None  # registry name; None = the default (bundled) model
+    sampler: str = Sampler.DPMPP_2M.label  # a WebUI sampler label, see pipelines/samplers.py
+    steps: int = 20  # denoising steps, 1..150
+    cfg_scale: float = 7.0  # classifier-free guidance scale s (1 = plain conditional sampling), 0..30
+    seed: int = -1  # -1 = random; image i of a batch uses seed + i
+    width: int | None = None  # None = the model's native size
+    height: int | None = None
+    batch_size: int = 1  # images per request, 1..8
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What the step callback reports: `step` of `total` done, and a preview image every few steps."""
+
+    step: int
+    total: int
+    preview: Image.Image | None = None
+
+
+@dataclass(frozen=True)
+class TextToImageResult:
+    images: list[Image.Image]  # each with `.info["parameters"]`
+    parameters: list[str]  # A1111 text per image
+    seed: int  # the seed actually used (resolved from -1)
+    request: TextToImageRequest  # with width/height/seed resolved
+    stopped_at: int | None = None  # the step Stop was honoured at, None when it ran to the end
+
+
+def resolve(request: TextToImageRequest, entry: ModelEntry) -> TextToImageRequest:
+    """Fills the model-dependent defaults (size) and draws a seed for -1, without changing anything else."""
+    seed = request.seed if request.seed != -1 else random.randint(0, MAX_SEED)
+    return replace(
+        request,
+        model=entry.name,
+        seed=seed,
+        width=request.width or entry.native_size,
+        height=request.height or entry.native_size,
+    )
+
+
+def validate(request: TextToImageRequest, entry: ModelEntry) -> None:
+    """Raises a ValueError naming the parameter and the value received for the first bad field.
+
+    `request` must be resolved (width/height set). Nothing is silently fixed.
+    """
+    if not isinstance(request.prompt, str) or not request.prompt.strip():
+        raise ValueError(f"`prompt` must be a non-empty text, got {request.prompt!r}")
+    sampler = Sampler.from_label(request.sampler)
+    if sampler.needs_distilled_model and not entry.supports_lcm:
+        raise ValueError(
+            f"`sampler` {sampler.label!r} needs an LCM-distilled model, and {entry.name!r} is not one; "
+            "pick another sampler"
+        )
+    if not isinstance(request.steps, int) or not 1 <= request.steps <= MAX_STEPS:
+        raise ValueError(f"`steps` must be an integer from 1 to {MAX_STEPS}, got {request.steps!r}")
+    if not 0 <= request.cfg_scale <= 30:
+        raise ValueError(f"`cfg_scale` must be from 0 to 30, got {request.cfg_scale!r}")
+    if not isinstance(request.seed, int) or not -1 <= request.seed <= MAX_SEED:
+        raise ValueError(f"`seed` must be -1 (random) or an integer from 0 to {MAX_SEED}, got {request.seed!r}")
+    if not isinstance(request.batch_size, int) or not 1 <= request.batch_size <= MAX_BATCH:
+        raise ValueError(f"`batch_size` must be an integer from 1 to {MAX_BATCH}, got {request.batch_size!r}")
+    m = entry.size_multiple
+    for name in ("width", "height"):
+        value = getattr(request, name)
+        if not isinstance(value, int) or value < m:
+            raise ValueError(f"`{name}` must be an integer of at least {m}, got {value!r}")
+        if value % m:
+            raise ValueError(f"`{name}` must be divisible by {m} for {entry.name}, got {value}")
+    if request.width * request.height > entry.max_pixels:
+        raise ValueError(
+            f"`width`x`height` must be at most {entry.max_pixels} pixels for {entry.name} "
+            f"(native {entry.native_size}x{entry.native_size}), got {request.width}x{request.height}"
+        )
+
+
+def text_to_image(
+    manager: PipelineManager,
+    request: TextToImageRequest,
+    *,
+    on_step: Callable[[StepInfo], None] | None = None,
+    stop: threading.Event | None = None,
+    preview_every: int = 0,
+) -> TextToImageResult:
+    """Generates `request.batch_size` images.
+
+    Args:
+        manager: loads the model (lazily) and serialises work on the device.
+        request: what to draw; validated here, errors name the parameter.
+        on_step: called after every denoising step from the generating thread.
+        stop: when set, generation ends at the next step boundary (the partly denoised images are returned).
+        preview_every: decode a preview every this many steps (0 = never).
+
+    Returns:
+        images (PIL, `.info["parameters"]` set), their parameter texts, and the seed used.
+    """
+    # 1. Check inputs
+    entry = manager.entry(request.model, TXT2IMG)
+    request = resolve(request, entry)
+    validate(request, entry)
+    return manager.run(_generate, manager, entry, request, on_step, stop, preview_every)
+
+
+def _generate(manager, entry, request, on_step, stop, preview_every) -> TextToImageResult:
+    # 2. A per-request pipeline: shared weights, fresh scheduler
+    pipe = manager.request_pipeline(entry.name, TXT2IMG, request.sampler)
+
+    # 3. Seeds: one CPU generator per image, so a seed gives the same image on any device
+    generators = [torch.Generator("cpu").manual_seed(request.seed + i) for i in range(request.batch_size)]
+
+    # 4. Step callback: progress, previews, Stop
+    stopped_at: list[int] = []
+
+    def callback(pipeline, i, t, kwargs):
+        step = i + 1
+        if on_step is not None:
+            preview = None
+            if preview_every and step % preview_every == 0 and step < request.steps:
+                preview = decode_preview(pipeline, kwargs["latents"])
+            on_step(StepInfo(step=step, total=request.steps, preview=preview))
+        if stop is not None and stop.is_set() and step < request.steps:
+            stopped_at.append(step)
+            pipeline._interrupt = True  # diffusers skips the remaining steps, then decodes
+        return kwargs
+
+    # 5. Denoising loop (the pipeline's own)
+    with torch.inference_mode():
+        images = pipe(
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt or None,
+            num_inference_steps=request.steps,
+            guidance_scale=request.cfg_scale,
+            width=request.width,
+            height=request.height,
+            num_images_per_prompt=request.batch_size,
+            generator=generators,
+            callback_on_step_end=callback,
+            callback_on_step_end_tensor_inputs=["latents"],
+        ).images
+
+    # 6. Parameters on every image
+    texts = []
+    for i, image in enumerate(images):
+        text = format_parameters(
+            GenerationParameters(
+                prompt=request.prompt,
+                negative_prompt=request.negative_prompt,
+                steps=request.steps,
+                sampler=Sampler.from_label(request.sampler).label,
+                cfg_scale=request.cfg_scale,
+                seed=request.seed + i,
+                width=request.width,
+                height=request.height,
+                model=entry.name,
+            )
+        )
+        attach(image, text)
+        texts.append(text)
+    return TextToImageResult(
+        images=list(images),
+        parameters=texts,
+        seed=request.seed,
+        request=request,
+        stopped_at=stopped_at[0] if stopped_at else None,
+    )
+
+
+def decode_preview(pipe, latents: torch.Tensor) -> Image.Image:
+    """Decodes the first latent of the batch with the pipeline's VAE (cheap at preview sizes).
+
+    Args:
+        latents: (batch, channels, h, w) current x_t in latent space.
+    """
+    vae = pipe.vae
+    scaled = latents[:1].to(vae.dtype) / vae.config.scaling_factor
+    image = vae.decode(scaled, return_dict=False)[0]
+    image = (image / 2 + 0.5).clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
+    return Image.fromarray((image * 255).round().astype("uint8"))

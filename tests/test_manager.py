@@ -1,0 +1,170 @@
+"""The pipeline manager: lazy, shared weights, memory budget, clear errors, serialised generations."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pipelines.errors import (
+    CorruptCheckpointError,
+    OfflineModelError,
+    OutOfMemoryError,
+    UnknownModelError,
+    UnsafeCheckpointError,
+)
+from pipelines.manager import ManagerConfig, PipelineManager
+from pipelines.models import IMG2IMG, INPAINT, TXT2IMG, ModelRegistry
+from pipelines.text_to_image import TextToImageRequest, text_to_image
+
+
+def test_nothing_is_loaded_until_first_request(manager):
+    assert manager.report() == []
+    assert not manager.is_loaded("tiny-sd")
+    manager.pipeline("tiny-sd")
+    (loaded,) = manager.report()
+    assert loaded.name == "tiny-sd" and loaded.device == "cpu" and loaded.dtype == "fp32"
+    assert 1 < loaded.size_mb < 20
+
+
+def test_default_model_is_the_bundled_one(manager):
+    assert manager.entry(None).name == "tiny-sd"
+    assert manager.entry(None).native_size == 64
+
+
+def test_txt2img_img2img_inpaint_share_one_copy_of_the_weights(manager):
+    t2i = manager.pipeline("tiny-sd", TXT2IMG)
+    i2i = manager.pipeline("tiny-sd", IMG2IMG)
+    inp = manager.pipeline("tiny-sd", INPAINT)
+    assert type(i2i).__name__ == "StableDiffusionImg2ImgPipeline"
+    assert type(inp).__name__ == "StableDiffusionInpaintPipeline"
+    for component in ("unet", "vae", "text_encoder"):
+        modules = [getattr(p, component) for p in (t2i, i2i, inp)]
+        assert len({id(m) for m in modules}) == 1
+        ptrs = {next(m.parameters()).data_ptr() for m in modules}
+        assert len(ptrs) == 1
+    (loaded,) = manager.report()
+    assert set(loaded.pipelines) == {TXT2IMG, IMG2IMG, INPAINT}
+    assert loaded.size_mb < 20  # counted once, not three times
+
+
+def test_request_pipeline_has_fresh_scheduler_and_shared_weights(manager):
+    shared = manager.pipeline("tiny-sd")
+    a = manager.request_pipeline("tiny-sd", sampler="Euler a")
+    b = manager.request_pipeline("tiny-sd", sampler="DPM++ 2M Karras")
+    assert a.unet is shared.unet and b.vae is shared.vae
+    assert a.scheduler is not b.scheduler and a.scheduler is not shared.scheduler
+    assert type(a.scheduler).__name__ == "EulerAncestralDiscreteScheduler"
+    assert b.scheduler.config.use_karras_sigmas
+    assert type(shared.scheduler).__name__ == "DDIMScheduler"  # the shared one is never changed
+
+
+def test_least_recently_used_model_is_evicted_under_a_small_budget(copy_model, tmp_path):
+    first = copy_model("model-a")
+    copy_model("model-b")
+    one_model = sum(p.stat().st_size for p in Path(first).rglob("*.safetensors"))
+    config = ManagerConfig(models_dir=tmp_path / "models", device="cpu", memory_budget=int(one_model * 1.5))
+    manager = PipelineManager(config)
+    manager.pipeline("model-a")
+    manager.pipeline("model-b")
+    assert [m.name for m in manager.report()] == ["model-b"]
+    manager.pipeline("model-a")
+    assert [m.name for m in manager.report()] == ["model-a"]
+
+
+def test_a_big_budget_keeps_both_models(copy_model, tmp_path):
+    copy_model("model-a")
+    copy_model("model-b")
+    manager = PipelineManager(ManagerConfig(models_dir=tmp_path / "models", device="cpu", memory_budget=2**30))
+    manager.pipeline("model-a")
+    manager.pipeline("model-b")
+    assert [m.name for m in manager.report()] == ["model-a", "model-b"]
+
+
+def test_unknown_model_is_named_in_the_error(manager):
+    with pytest.raises(UnknownModelError, match="unknown model 'nope'.*tiny-sd"):
+        manager.pipeline("nope")
+
+
+def test_pickle_only_folder_is_refused(copy_model, tmp_path):
+    folder = copy_model("pickled")
+    weights = folder / "unet" / "diffusion_pytorch_model.safetensors"
+    weights.rename(weights.with_suffix(".bin"))
+    manager = PipelineManager(ManagerConfig(models_dir=tmp_path / "models", device="cpu"))
+    with pytest.raises(UnsafeCheckpointError, match="unet/ has only pickle checkpoints.*safetensors"):
+        manager.pipeline("pickled")
+    assert manager.report() == []
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_corrupt_safetensors_is_refused(copy_model, tmp_path, damage):
+    folder = copy_model("broken")
+    weights = folder / "vae" / "diffusion_pytorch_model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\x00garbage" * 10)
+    manager = PipelineManager(ManagerConfig(models_dir=tmp_path / "models", device="cpu"))
+    with pytest.raises(CorruptCheckpointError, match=r"vae/diffusion_pytorch_model.safetensors is corrupt"):
+        manager.pipeline("broken")
+
+
+def test_hub_model_on_an_offline_machine_says_so(manager):
+    with pytest.raises(OfflineModelError, match="SD 1.5 needs a download from the Hugging Face Hub.*offline"):
+        manager.pipeline("SD 1.5")
+
+
+def test_local_models_from_a_config_file(tmp_path, copy_model):
+    folder = copy_model("my-model", root=tmp_path / "elsewhere")
+    config = tmp_path / "models.toml"
+    config.write_text(f'[[models]]\nname = "My model"\npath = "{folder}"\n')
+    registry = ModelRegistry.discover(models_dir=None, config_path=config, include_hub=False)
+    entry = registry.get("My model")
+    assert entry.kind == "local" and entry.native_size == 64
+    manager = PipelineManager(ManagerConfig(models_dir=None, config_path=config, device="cpu"))
+    assert manager.entry(None).name == "My model"
+    manager.pipeline("My model")
+    assert manager.is_loaded("My model")
+
+
+def test_hub_presets_are_listed(manager):
+    names = manager.registry.names()
+    for name in ("SD 1.5", "SD 2.1", "SDXL base", "SDXL refiner", "SD inpainting", "Kandinsky 2.2",
+                 "SD 2.1 unCLIP", "DeepFloyd IF"):
+        assert name in names
+    assert "SD 2.1 unCLIP" not in manager.registry.names(TXT2IMG)
+
+
+def test_out_of_memory_frees_models_and_keeps_serving(manager):
+    manager.pipeline("tiny-sd")
+
+    def explode():
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    with pytest.raises(OutOfMemoryError, match="out of memory on cpu: all models were unloaded"):
+        manager.run(explode)
+    assert manager.report() == []
+    result = text_to_image(manager, TextToImageRequest("a red circle", steps=2, seed=1))
+    assert result.images[0].size == (64, 64)
+
+
+def test_two_concurrent_requests_each_get_their_own_image(shared_manager):
+    requests = [
+        TextToImageRequest("a red circle on the left", seed=11, steps=4, sampler="Euler a"),
+        TextToImageRequest("a blue square", seed=22, steps=4, sampler="DPM++ 2M"),
+    ]
+    expected = [np.asarray(text_to_image(shared_manager, r).images[0]) for r in requests]
+    got: dict[int, np.ndarray] = {}
+
+    def worker(i):
+        got[i] = np.asarray(text_to_image(shared_manager, requests[i]).images[0])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for i in range(2):
+        np.testing.assert_array_equal(got[i], expected[i])
+    assert not np.array_equal(expected[0], expected[1])
