@@ -1,0 +1,50 @@
+"""Thresholding of the implied clean image x̂0, against the saturation large guidance scales cause.
+
+Imagen (Saharia et al. 2022) — for pixel-space models, x̂0 in [−1, 1]:
+  * static: clip x̂0 to [−1, 1];
+  * dynamic: s_p = the p-th percentile of |x̂0| per sample; if s_p > 1, clip x̂0 to [−s_p, s_p] and divide
+    by s_p. (diffusers' schedulers do this with `thresholding=True`; DeepFloyd IF uses p = 0.95.)
+
+Latent models have no [−1, 1] range to clip to, so static thresholding does not apply there, and dynamic
+thresholding takes the "mimic scale" form popularised by the sd-dynamic-thresholding extension: also form
+the guided prediction at a low mimic scale m; centre each channel of both x̂0; clamp the high-scale one at
+the p-th percentile of its magnitude (never below the mimic's spread) and rescale it to the mimic's spread;
+add the high-scale means back.
+"""
+
+from __future__ import annotations
+
+import torch
+
+MIMIC_SCALE = 3.0  # the guidance scale whose dynamic range the latent form imitates
+PERCENTILE = 0.995
+
+
+def static_threshold(x0: torch.Tensor) -> torch.Tensor:
+    """Pixel space only: clip x̂0 to [−1, 1]."""
+    return x0.clamp(-1.0, 1.0)
+
+
+def dynamic_threshold(x0: torch.Tensor, percentile: float = PERCENTILE) -> torch.Tensor:
+    """Pixel space (Imagen): per sample s_p = quantile(|x̂0|, p), s = max(s_p, 1); x̂0 ← clip(x̂0, −s, s) / s."""
+    flat = x0.abs().flatten(1).float()
+    s = torch.quantile(flat, percentile, dim=1).clamp(min=1.0).to(x0.dtype)
+    s = s.view(-1, *([1] * (x0.ndim - 1)))
+    return x0.clamp(-s, s) / s
+
+
+def mimic_threshold(x0_high: torch.Tensor, x0_mimic: torch.Tensor, percentile: float = PERCENTILE) -> torch.Tensor:
+    """Latent space: bring x̂0 at a high guidance scale to the per-channel spread of x̂0 at the mimic scale.
+
+    Args:
+        x0_high: x̂0 at the user's guidance scale, (B, C, H, W).
+        x0_mimic: x̂0 at `MIMIC_SCALE`, same shape.
+    """
+    dims = (-2, -1)
+    mean_high = x0_high.mean(dim=dims, keepdim=True)
+    centred_high = x0_high - mean_high
+    centred_mimic = x0_mimic - x0_mimic.mean(dim=dims, keepdim=True)
+    mimic_spread = centred_mimic.abs().amax(dim=dims, keepdim=True)
+    limit = torch.quantile(centred_high.abs().flatten(2).float(), percentile, dim=2).to(x0_high.dtype)[..., None, None]
+    limit = torch.maximum(limit, mimic_spread)
+    return centred_high.clamp(-limit, limit) / limit * mimic_spread + mean_high
