@@ -9,15 +9,6 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from diffusers import (
-    DDIMScheduler,
-    DDPMScheduler,
-    DPMSolverMultistepScheduler,
-    EulerAncestralDiscreteScheduler,
-    EulerDiscreteScheduler,
-    LCMScheduler,
-)
-
 
 class Sampler(enum.Enum):
     """The value is the label shown in the UI and written in the PNG `parameters` chunk."""
@@ -59,19 +50,21 @@ class Sampler(enum.Enum):
         Args:
             base_config: `pipe.scheduler.config` of the loaded model (betas, timestep spacing, prediction type).
         """
-        cls, extra = _SCHEDULERS[self]
-        return cls.from_config(dict(base_config), **extra)
+        import diffusers  # imported on first use: keeps `import app` (and the page) fast
+
+        class_name, extra = _SCHEDULERS[self]
+        return getattr(diffusers, class_name).from_config(dict(base_config), **extra)
 
 
-_SCHEDULERS: dict[Sampler, tuple[type, dict[str, Any]]] = {
-    Sampler.DDIM: (DDIMScheduler, {}),
-    Sampler.DDPM: (DDPMScheduler, {}),
-    Sampler.EULER: (EulerDiscreteScheduler, {}),
-    Sampler.EULER_A: (EulerAncestralDiscreteScheduler, {}),
-    Sampler.DPMPP_2M: (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
+_SCHEDULERS: dict[Sampler, tuple[str, dict[str, Any]]] = {
+    Sampler.DDIM: ("DDIMScheduler", {}),
+    Sampler.DDPM: ("DDPMScheduler", {}),
+    Sampler.EULER: ("EulerDiscreteScheduler", {}),
+    Sampler.EULER_A: ("EulerAncestralDiscreteScheduler", {}),
+    Sampler.DPMPP_2M: ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
     Sampler.DPMPP_2M_KARRAS: (
-        DPMSolverMultistepScheduler,
+        "DPMSolverMultistepScheduler",
         {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True},
     ),
-    Sampler.LCM: (LCMScheduler, {}),
+    Sampler.LCM: ("LCMScheduler", {}),
 }
