@@ -68,31 +68,87 @@ class ModelEntry:
 
 
 HUB_PRESETS: tuple[ModelEntry, ...] = (
-    ModelEntry("SD 1.5", "stable-diffusion-v1-5/stable-diffusion-v1-5", "hub", "sd", native_size=512,
-               description="Stable Diffusion 1.5 (latent diffusion, CLIP ViT-L text encoder)"),
-    ModelEntry("SD 2.1", "stabilityai/stable-diffusion-2-1", "hub", "sd", native_size=768,
-               description="Stable Diffusion 2.1 (OpenCLIP text encoder, v-prediction)"),
-    ModelEntry("SDXL base", "stabilityai/stable-diffusion-xl-base-1.0", "hub", "sdxl", native_size=1024,
-               max_pixels=2048 * 2048, variant="fp16",
-               extras={"refiner": "SDXL refiner"},
-               description="SDXL base; with the refiner, an experts-by-noise split (eDiff-I)"),
-    ModelEntry("SDXL refiner", "stabilityai/stable-diffusion-xl-refiner-1.0", "hub", "sdxl-refiner",
-               tasks=(IMG2IMG,), native_size=1024, max_pixels=2048 * 2048, variant="fp16",
-               description="SDXL refiner: the late (low-noise) expert"),
-    ModelEntry("SD inpainting", "stable-diffusion-v1-5/stable-diffusion-inpainting", "hub", "sd-inpaint",
-               tasks=(INPAINT,), native_size=512, loader="StableDiffusionInpaintPipeline",
-               description="SD 1.5 fine-tuned for inpainting (UNet takes mask + masked image)"),
-    ModelEntry("Kandinsky 2.2", "kandinsky-community/kandinsky-2-2-decoder", "hub", "kandinsky22",
-               native_size=768, loader="AutoPipelineForText2Image",
-               extras={"prior": "kandinsky-community/kandinsky-2-2-prior"},
-               description="unCLIP-style: a prior maps text to a CLIP image embedding, a decoder draws it"),
-    ModelEntry("SD 2.1 unCLIP", "stabilityai/stable-diffusion-2-1-unclip", "hub", "sd-unclip",
-               tasks=(UNCLIP,), native_size=768, loader="StableUnCLIPImg2ImgPipeline",
-               description="Image variations from a CLIP image embedding (DALL-E 2 idea on SD 2.1)"),
-    ModelEntry("DeepFloyd IF", "DeepFloyd/IF-I-XL-v1.0", "hub", "if", tasks=(TXT2IMG,), native_size=64,
-               size_multiple=8, max_pixels=64 * 64, variant="fp16",
-               extras={"stage_2": "DeepFloyd/IF-II-L-v1.0"},
-               description="Pixel-space cascade (Imagen-like), stage I at 64x64 with dynamic thresholding"),
+    ModelEntry(
+        "SD 1.5",
+        "stable-diffusion-v1-5/stable-diffusion-v1-5",
+        "hub",
+        "sd",
+        native_size=512,
+        description="Stable Diffusion 1.5 (latent diffusion, CLIP ViT-L text encoder)",
+    ),
+    ModelEntry(
+        "SD 2.1",
+        "stabilityai/stable-diffusion-2-1",
+        "hub",
+        "sd",
+        native_size=768,
+        description="Stable Diffusion 2.1 (OpenCLIP text encoder, v-prediction)",
+    ),
+    ModelEntry(
+        "SDXL base",
+        "stabilityai/stable-diffusion-xl-base-1.0",
+        "hub",
+        "sdxl",
+        native_size=1024,
+        max_pixels=2048 * 2048,
+        variant="fp16",
+        extras={"refiner": "SDXL refiner"},
+        description="SDXL base; with the refiner, an experts-by-noise split (eDiff-I)",
+    ),
+    ModelEntry(
+        "SDXL refiner",
+        "stabilityai/stable-diffusion-xl-refiner-1.0",
+        "hub",
+        "sdxl-refiner",
+        tasks=(IMG2IMG,),
+        native_size=1024,
+        max_pixels=2048 * 2048,
+        variant="fp16",
+        description="SDXL refiner: the late (low-noise) expert",
+    ),
+    ModelEntry(
+        "SD inpainting",
+        "stable-diffusion-v1-5/stable-diffusion-inpainting",
+        "hub",
+        "sd-inpaint",
+        tasks=(INPAINT,),
+        native_size=512,
+        loader="StableDiffusionInpaintPipeline",
+        description="SD 1.5 fine-tuned for inpainting (UNet takes mask + masked image)",
+    ),
+    ModelEntry(
+        "Kandinsky 2.2",
+        "kandinsky-community/kandinsky-2-2-decoder",
+        "hub",
+        "kandinsky22",
+        native_size=768,
+        loader="AutoPipelineForText2Image",
+        extras={"prior": "kandinsky-community/kandinsky-2-2-prior"},
+        description="unCLIP-style: a prior maps text to a CLIP image embedding, a decoder draws it",
+    ),
+    ModelEntry(
+        "SD 2.1 unCLIP",
+        "stabilityai/stable-diffusion-2-1-unclip",
+        "hub",
+        "sd-unclip",
+        tasks=(UNCLIP,),
+        native_size=768,
+        loader="StableUnCLIPImg2ImgPipeline",
+        description="Image variations from a CLIP image embedding (DALL-E 2 idea on SD 2.1)",
+    ),
+    ModelEntry(
+        "DeepFloyd IF",
+        "DeepFloyd/IF-I-XL-v1.0",
+        "hub",
+        "if",
+        tasks=(TXT2IMG,),
+        native_size=64,
+        size_multiple=8,
+        max_pixels=64 * 64,
+        variant="fp16",
+        extras={"stage_2": "DeepFloyd/IF-II-L-v1.0"},
+        description="Pixel-space cascade (Imagen-like), stage I at 64x64 with dynamic thresholding",
+    ),
 )
 
 
@@ -111,7 +167,7 @@ def entry_from_folder(folder: Path, name: str, kind: str, **overrides) -> ModelE
         max_pixels=max(native * native * 4, 64 * 64),
         vocabulary=vocabulary,
         supports_lcm="lcm" in name.lower(),
-        description=f"{class_name} from {folder}",
+        description=class_name,
     )
     fields.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(fields.get("tasks"), list):
@@ -215,6 +271,12 @@ def config_entries(config_path: Path) -> list[ModelEntry]:
             entries.append(entry_from_folder(folder, name, "local", **overrides))
         else:
             # Not a diffusers folder (yet): keep it listed so loading explains what is missing.
-            entries.append(ModelEntry(name=name, source=str(folder), kind="local",
-                                      **{k: v for k, v in overrides.items() if v is not None}))
+            entries.append(
+                ModelEntry(
+                    name=name,
+                    source=str(folder),
+                    kind="local",
+                    **{k: v for k, v in overrides.items() if v is not None},
+                )
+            )
     return entries

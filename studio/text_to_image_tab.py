@@ -133,7 +133,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
                 label="Read parameters from PNG (drop an image made here or in AUTOMATIC1111)",
                 file_types=[".png"],
                 type="filepath",
-                height=110,
+                height=150,
                 elem_id="txt2img-png-info",
             )
             if default and default.vocabulary == "shapes":
