@@ -1,0 +1,167 @@
+"""The guidance lab's grid: one prompt and seed under several guidance methods (rows) and strengths
+(columns), every cell from the same initial noise, scored, and composed into one labelled PNG."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+from PIL import Image, ImageDraw
+
+from ..png_info import attach
+from ..samplers import Sampler
+from .lab import Cell, render_cells
+from .methods import GuidanceMethod
+
+MAX_CELLS = 36
+MAX_CELLS_PER_BATCH = 16  # more cells in one batch buys no speed on a CPU and risks memory on a GPU
+BYTES_PER_CELL_PIXEL = 6000  # rough activation memory of one cell per image pixel (SD 1.5, fp16: ~1.6 GB at 512²)
+
+
+@dataclass(frozen=True)
+class GuidanceGridRequest:
+    """One lab run. Strengths mean the guidance scale s, or the CLIP gradient scale for CLIP guidance."""
+
+    prompt: str
+    methods: tuple[str, ...] = (GuidanceMethod.NONE.label, GuidanceMethod.CFG.label)
+    strengths: tuple[float, ...] = (3.0, 5.0, 7.5)
+    negative_prompt: str = ""  # used by the "negative prompt" row only
+    model: str | None = None
+    sampler: str = Sampler.DPMPP_2M.label
+    steps: int = 20
+    seed: int = -1
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    method: GuidanceMethod
+    strength: float
+    image: Image.Image | None  # None when the method does not apply to this model
+    seconds: float = 0.0
+    clip_score: float | None = None
+    verdict: str | None = None  # the judge's ✓/✗ per attribute (bundled shapes models)
+    note: str = ""  # why there is no image, or what the strength means here
+
+    @property
+    def label(self) -> str:
+        return f"{self.method.label} · {self.strength:g}"
+
+
+def validate_grid(request: GuidanceGridRequest) -> list[tuple[GuidanceMethod, float]]:
+    """Checks the grid's own fields; returns the (method, strength) pairs in row-major order."""
+    if not request.methods:
+        raise ValueError("`methods` must name at least one guidance method, got none")
+    if not request.strengths:
+        raise ValueError("`strengths` must have at least one value, got none")
+    methods = [GuidanceMethod.from_label(m) for m in request.methods]
+    for s in request.strengths:
+        if not isinstance(s, (int, float)) or s != s or not 0 <= s <= 30:
+            raise ValueError(f"`strengths` must be numbers from 0 to 30, got {s!r}")
+    cells = [(m, float(s)) for m in dict.fromkeys(methods) for s in dict.fromkeys(request.strengths)]
+    if len(cells) > MAX_CELLS:
+        raise ValueError(f"the grid may have at most {MAX_CELLS} cells, got {len(cells)}")
+    return cells
+
+
+def cells_per_batch(width: int, height: int, memory_budget: int) -> int:
+    return max(1, min(MAX_CELLS_PER_BATCH, memory_budget // (width * height * BYTES_PER_CELL_PIXEL)))
+
+
+def run_grid(
+    make_pipeline: Callable[[], object],
+    run_on_device: Callable,
+    request: GuidanceGridRequest,
+    *,
+    latent: bool = True,
+    batch: int = MAX_CELLS_PER_BATCH,
+    clip=None,
+    judge: Callable | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[list[CellOutcome]]:
+    """Renders the grid in batches and yields the outcomes so far after each batch (to stream them).
+
+    Args:
+        make_pipeline: returns a per-request pipeline with a fresh scheduler (the manager's `request_pipeline`).
+        run_on_device: runs a function holding the device lock (the manager's `run`).
+        request: resolved (seed, width and height set) and validated by the caller.
+        latent: whether the model is a latent-diffusion model (decides where thresholding applies).
+        clip: a `ClipScorer` for CLIP guidance and CLIP scores, or None.
+        judge: `judge(image, caption) -> Verdict` for shapes-world models, or None.
+        on_step: progress over the whole grid, called with (steps done, steps in all batches).
+    """
+    pairs = validate_grid(request)
+    outcomes: dict[tuple[GuidanceMethod, float], CellOutcome] = {}
+    to_render: list[Cell] = []
+    for method, strength in pairs:
+        reason = method.unavailable_reason(latent)
+        if reason:
+            outcomes[(method, strength)] = CellOutcome(method, strength, None, note=reason)
+        elif method is GuidanceMethod.NONE and any(c.method is GuidanceMethod.NONE for c in to_render):
+            continue  # the strength is ignored: one render serves the whole row
+        elif method is GuidanceMethod.CLIP and clip is None:
+            outcomes[(method, strength)] = CellOutcome(
+                method, strength, None, note="CLIP guidance needs a CLIP model for this model family; none is available"
+            )
+        else:
+            to_render.append(Cell(method, strength))
+    batches = [to_render[i : i + batch] for i in range(0, len(to_render), batch)]
+    total = request.steps * len(batches)
+    for index, cells in enumerate(batches):
+        done = index * request.steps
+
+        def progress(step, _steps, done=done):
+            if on_step is not None:
+                on_step(done + step, total)
+
+        results = run_on_device(
+            render_cells, make_pipeline(), cells, request.prompt, request.negative_prompt, request.seed,
+            request.steps, request.width, request.height, clip=clip, on_step=progress, stop=stop,
+        )
+        scores = clip.score([r.image for r in results], [request.prompt] * len(results)) if clip else [None] * len(results)
+        for result, score in zip(results, scores):
+            verdict = judge(result.image, request.prompt).summary() if judge else None
+            outcome = CellOutcome(result.cell.method, result.cell.strength, result.image, result.seconds, score, verdict)
+            outcomes[(result.cell.method, result.cell.strength)] = outcome
+        for method, strength in pairs:  # the "no guidance" row: one render, every column
+            if method is GuidanceMethod.NONE and (method, strength) not in outcomes:
+                first = next((o for (m, _), o in outcomes.items() if m is GuidanceMethod.NONE and o.image), None)
+                if first is not None:
+                    outcomes[(method, strength)] = replace(first, strength=strength, note="strength ignored")
+        yield [outcomes[p] for p in pairs if p in outcomes]
+
+
+def compose_grid(outcomes: list[CellOutcome], strengths: list[float], parameters: str, cell_size: int = 192) -> Image.Image:
+    """One PNG: rows = methods, columns = strengths, each cell labelled with its time and scores.
+
+    `parameters` goes into the PNG's `parameters` text chunk.
+    """
+    methods = list(dict.fromkeys(o.method for o in outcomes))
+    label_w, header_h, foot_h = 230, 28, 34
+    grid = Image.new("RGB", (label_w + cell_size * len(strengths), header_h + (cell_size + foot_h) * len(methods)), "white")
+    draw = ImageDraw.Draw(grid)
+    for j, s in enumerate(strengths):
+        draw.text((label_w + j * cell_size + 6, 8), f"strength {s:g}", fill="black")
+    by_key = {(o.method, o.strength): o for o in outcomes}
+    for i, method in enumerate(methods):
+        top = header_h + i * (cell_size + foot_h)
+        draw.text((6, top + cell_size // 2), method.label, fill="black")
+        for j, s in enumerate(strengths):
+            left = label_w + j * cell_size
+            outcome = by_key.get((method, float(s)))
+            if outcome is None or outcome.image is None:
+                draw.rectangle([left, top, left + cell_size - 1, top + cell_size - 1], fill=(225, 225, 225))
+                draw.text((left + 6, top + 6), "not available\nfor this model", fill="black")
+                continue
+            grid.paste(outcome.image.convert("RGB").resize((cell_size, cell_size), Image.NEAREST), (left, top))
+            foot = f"{outcome.seconds:.2f}s"
+            if outcome.clip_score is not None:
+                foot += f"  CLIP {outcome.clip_score:.1f}"
+            draw.text((left + 4, top + cell_size + 2), foot, fill="black")
+            if outcome.verdict:
+                ascii_verdict = outcome.verdict.replace("✓", "+").replace("✗", "-")  # the default font is ASCII
+                draw.text((left + 4, top + cell_size + 16), ascii_verdict, fill="black")
+    return attach(grid, parameters)

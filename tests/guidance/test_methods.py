@@ -1,0 +1,107 @@
+"""The guidance methods' maths, each checked against a direct reading of its formula."""
+
+import pytest
+import torch
+
+from pipelines.guidance import GuidanceMethod, StepContext, guide
+from pipelines.guidance.methods import CellState
+from pipelines.guidance.thresholding import dynamic_threshold, mimic_threshold, static_threshold
+
+
+def _context(latent=True, step=3):
+    torch.manual_seed(0)
+    return StepContext(x_t=torch.randn(1, 4, 8, 8), alpha_bar=0.5, step=step, num_steps=20, latent=latent)
+
+
+def _predictions():
+    torch.manual_seed(1)
+    return torch.randn(1, 4, 8, 8), torch.randn(1, 4, 8, 8)
+
+
+def test_classifier_free_guidance_formula():
+    cond, uncond = _predictions()
+    out = guide(GuidanceMethod.CFG, 7.5, cond, uncond, _context(), CellState())
+    assert torch.allclose(out, uncond + 7.5 * (cond - uncond))
+    assert torch.allclose(guide(GuidanceMethod.CFG, 1.0, cond, uncond, _context(), CellState()), cond)
+    assert torch.allclose(guide(GuidanceMethod.CFG, 0.0, cond, uncond, _context(), CellState()), uncond)
+
+
+def test_no_guidance_is_the_conditional_prediction():
+    cond, uncond = _predictions()
+    assert torch.equal(guide(GuidanceMethod.NONE, 9.0, cond, uncond, _context(), CellState()), cond)
+
+
+def test_x0_and_eps_conversions_invert_each_other():
+    context, (eps, _) = _context(), _predictions()
+    assert torch.allclose(context.eps_from_x0(context.x0_from_eps(eps)), eps, atol=1e-5)
+
+
+def test_dynamic_thresholding_follows_imagen():
+    x0 = torch.tensor([[[[0.5, -3.0, 2.0, 0.1]]]])
+    s = torch.quantile(x0.abs().flatten(), 0.995)
+    assert torch.allclose(dynamic_threshold(x0), x0.clamp(-s, s) / s)
+    inside = torch.tensor([[[[0.5, -0.9]]]])
+    assert torch.equal(dynamic_threshold(inside), inside)  # s_p <= 1: untouched
+    assert static_threshold(x0).abs().max() == 1.0
+
+
+def test_mimic_thresholding_brings_high_scale_to_the_mimic_spread():
+    torch.manual_seed(2)
+    mimic = torch.randn(1, 4, 8, 8)
+    high = 6 * torch.randn(1, 4, 8, 8) + 0.3
+    out = mimic_threshold(high, mimic)
+    high_mean = high.mean(dim=(-2, -1), keepdim=True)
+    spread = (mimic - mimic.mean(dim=(-2, -1), keepdim=True)).abs().amax(dim=(-2, -1))
+    assert torch.allclose((out - high_mean).abs().amax(dim=(-2, -1)), spread, atol=1e-4)
+    assert out.std() < high.std() / 3
+
+
+def test_static_thresholding_is_refused_on_latent_models_with_a_reason():
+    cond, uncond = _predictions()
+    with pytest.raises(ValueError, match="latent"):
+        guide(GuidanceMethod.STATIC_THRESHOLD, 7.5, cond, uncond, _context(latent=True), CellState())
+    out = guide(GuidanceMethod.STATIC_THRESHOLD, 7.5, cond, uncond, _context(latent=False), CellState())
+    assert _context(latent=False).x0_from_eps(out).abs().max() <= 1 + 1e-5
+
+
+def test_guidance_rescale_moves_toward_the_conditional_std():
+    cond, uncond = _predictions()
+    plain = guide(GuidanceMethod.CFG, 9.0, cond, uncond, _context(), CellState())
+    rescaled = guide(GuidanceMethod.RESCALE, 9.0, cond, uncond, _context(), CellState())
+    assert abs(rescaled.std() - cond.std()) < abs(plain.std() - cond.std())
+
+
+def test_cfg_zero_star_zeroes_the_first_step_then_scales_the_unconditional():
+    cond, uncond = _predictions()
+    assert torch.count_nonzero(guide(GuidanceMethod.CFG_ZERO_STAR, 5.0, cond, uncond, _context(step=0), CellState())) == 0
+    alpha = (cond.flatten() @ uncond.flatten()) / (uncond.flatten() @ uncond.flatten())
+    expected = alpha * uncond + 5.0 * (cond - alpha * uncond)
+    out = guide(GuidanceMethod.CFG_ZERO_STAR, 5.0, cond, uncond, _context(step=2), CellState())
+    assert torch.allclose(out, expected, atol=1e-5)
+
+
+def test_apg_keeps_only_the_orthogonal_update_when_under_the_norm_cap():
+    cond, uncond = 0.05 * _predictions()[0], 0.05 * _predictions()[1]  # small: the norm cap does not bite
+    state = CellState()
+    out = guide(GuidanceMethod.APG, 5.0, cond, uncond, _context(), state)
+    diff, unit = (cond - uncond).flatten(), cond.flatten() / cond.norm()
+    orthogonal = diff - (diff @ unit) * unit
+    assert torch.allclose(out.flatten(), uncond.flatten() + 5.0 * orthogonal, atol=1e-5)
+
+
+def test_clip_guidance_raises_clip_similarity():
+    from pipelines.guidance.methods import ClipGuide
+
+    torch.manual_seed(3)
+    projection = torch.randn(4 * 8 * 8, 16)
+    target = torch.nn.functional.normalize(torch.randn(1, 16), dim=-1)
+
+    def embed(images):
+        return torch.nn.functional.normalize(images.flatten(1) @ projection, dim=-1)
+
+    clip = ClipGuide(to_image=lambda x0: x0, image_embeddings=embed, text_embedding=target)
+    context, (cond, _) = _context(), _predictions()
+    guided = guide(GuidanceMethod.CLIP, 0.05, cond, None, context, CellState(), clip)
+    before = (embed(context.x0_from_eps(cond)) * target).sum()
+    after = (embed(context.x0_from_eps(guided)) * target).sum()
+    assert after > before
