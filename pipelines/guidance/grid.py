@@ -78,7 +78,7 @@ def run_grid(
     latent: bool = True,
     batch: int = MAX_CELLS_PER_BATCH,
     clip=None,
-    judge: Callable | None = None,
+    verdict: Callable[[Image.Image, str], str | None] | None = None,
     on_step: Callable[[int, int], None] | None = None,
     stop: threading.Event | None = None,
 ) -> Iterator[list[CellOutcome]]:
@@ -90,7 +90,7 @@ def run_grid(
         request: resolved (seed, width and height set) and validated by the caller.
         latent: whether the model is a latent-diffusion model (decides where thresholding applies).
         clip: a `ClipScorer` for CLIP guidance and CLIP scores, or None.
-        judge: `judge(image, caption) -> Verdict` for shapes-world models, or None.
+        verdict: `verdict(image, caption) -> "colour ✓ shape ✗ …"` (the shapes judge), or None.
         on_step: progress over the whole grid, called with (steps done, steps in all batches).
     """
     pairs = validate_grid(request)
@@ -123,8 +123,8 @@ def run_grid(
         )
         scores = clip.score([r.image for r in results], [request.prompt] * len(results)) if clip else [None] * len(results)
         for result, score in zip(results, scores):
-            verdict = judge(result.image, request.prompt).summary() if judge else None
-            outcome = CellOutcome(result.cell.method, result.cell.strength, result.image, result.seconds, score, verdict)
+            summary = verdict(result.image, request.prompt) if verdict else None
+            outcome = CellOutcome(result.cell.method, result.cell.strength, result.image, result.seconds, score, summary)
             outcomes[(result.cell.method, result.cell.strength)] = outcome
         for method, strength in pairs:  # the "no guidance" row: one render, every column
             if method is GuidanceMethod.NONE and (method, strength) not in outcomes:
@@ -165,3 +165,69 @@ def compose_grid(outcomes: list[CellOutcome], strengths: list[float], parameters
                 ascii_verdict = outcome.verdict.replace("✓", "+").replace("✗", "-")  # the default font is ASCII
                 draw.text((left + 4, top + cell_size + 16), ascii_verdict, fill="black")
     return attach(grid, parameters)
+
+
+def guidance_grid(
+    manager,
+    request: GuidanceGridRequest,
+    *,
+    on_step: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[tuple[GuidanceGridRequest, list[CellOutcome]]]:
+    """Runs a grid through the pipeline manager; yields (resolved request, outcomes so far) per batch.
+
+    Raises:
+        ValueError: a bad field, named with the value received.
+    """
+    from ..models import TXT2IMG
+    from ..text_to_image import TextToImageRequest, resolve, validate
+
+    # 1. Check inputs, with text-to-image's own rules for the shared fields
+    entry = manager.entry(request.model, TXT2IMG)
+    common = resolve(
+        TextToImageRequest(
+            prompt=request.prompt, negative_prompt=request.negative_prompt, model=request.model,
+            sampler=request.sampler, steps=request.steps, seed=request.seed, width=request.width, height=request.height,
+        ),
+        entry,
+    )
+    validate(common, entry)
+    validate_grid(request)
+    request = replace(request, model=entry.name, seed=common.seed, width=common.width, height=common.height)
+
+    # 2. Scorers: the family's CLIP (for CLIP guidance and scores) and, for shapes models, the judge
+    clip = manager.clip_scorer(entry)
+    verdict = _shapes_verdict if entry.vocabulary == "shapes" else None
+
+    for outcomes in run_grid(
+        lambda: manager.request_pipeline(entry.name, TXT2IMG, request.sampler),
+        manager.run,
+        request,
+        latent=True,
+        batch=cells_per_batch(request.width, request.height, manager.memory_budget),
+        clip=clip,
+        verdict=verdict,
+        on_step=on_step,
+        stop=stop,
+    ):
+        yield request, outcomes
+
+
+def _shapes_verdict(image: Image.Image, caption: str) -> str | None:
+    from ..shapes.grammar import CaptionError
+    from ..shapes.judge import judge
+
+    try:
+        return judge(image, caption).summary()
+    except CaptionError:
+        return None  # a caption outside the shapes grammar cannot be judged
+
+
+def grid_parameters(request: GuidanceGridRequest) -> str:
+    """The A1111-style parameters text of a grid, with the lab's rows and columns."""
+    return (
+        f"{request.prompt}\nNegative prompt: {request.negative_prompt}\n"
+        f"Steps: {request.steps}, Sampler: {request.sampler}, Seed: {request.seed}, "
+        f"Size: {request.width}x{request.height}, Model: {request.model}, "
+        f"Guidance methods: {' | '.join(request.methods)}, Strengths: {', '.join(f'{s:g}' for s in request.strengths)}"
+    )

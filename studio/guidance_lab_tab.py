@@ -1,0 +1,192 @@
+"""The Guidance lab tab: one prompt and seed under several guidance methods and strengths, side by side.
+
+Its main action is the stable API endpoint `/guidance_grid`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from pipelines.guidance import GuidanceMethod
+from pipelines.guidance.grid import GuidanceGridRequest, compose_grid, grid_parameters, guidance_grid
+from pipelines.manager import PipelineManager
+from pipelines.models import TXT2IMG
+from pipelines.samplers import Sampler
+from pipelines.text_to_image import MAX_SEED, MAX_STEPS
+
+from .errors import to_gradio_error
+from .sessions import StopFlags
+from .worker import in_worker
+
+DEFAULTS = GuidanceGridRequest(prompt="")
+EXPLAINER = """Every cell starts from **the same noise** (the seed), so the differences you see come from the
+guidance method and its strength alone. Strength is the guidance scale *s* (for CLIP guidance: the CLIP
+gradient scale). Under each cell: seconds, CLIP score (how well the image matches the prompt, by CLIP)
+and, on the bundled shapes models, the judge's verdict per attribute."""
+
+
+@dataclass
+class GuidanceLabTab:
+    run_event: gr.events.Dependency
+
+
+def _method_notes(latent: bool = True) -> str:
+    lines = ["| Method | What it does |", "|---|---|"]
+    for method in GuidanceMethod:
+        reason = method.unavailable_reason(latent)
+        text = f"*Not available on latent models:* {reason}" if reason else method.description(latent)
+        lines.append(f"| {method.label} | {text} |")
+    return "\n".join(lines)
+
+
+def parse_strengths(text: str) -> tuple[float, ...]:
+    """'3, 5, 7.5' -> (3.0, 5.0, 7.5); a clear message for anything else."""
+    parts = [p for p in str(text or "").replace(";", ",").split(",") if p.strip()]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"`strengths` must be numbers separated by commas, like 3, 5, 7.5 — got {text!r}") from None
+    return values
+
+
+def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
+    registry = manager.registry
+    default = registry.default(TXT2IMG)
+    gr.Markdown(EXPLAINER)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4, min_width=320):
+            model = gr.Dropdown(
+                registry.names(TXT2IMG), value=default.name if default else None, label="Model", elem_id="lab-model"
+            )
+            prompt = gr.Textbox(
+                label="Prompt", lines=2, placeholder="e.g. a red circle above a blue square", elem_id="lab-prompt"
+            )
+            negative = gr.Textbox(
+                label="Negative prompt (used by the 'negative prompt' row)", lines=1, elem_id="lab-negative"
+            )
+            methods = gr.CheckboxGroup(
+                [m.label for m in GuidanceMethod],
+                value=list(DEFAULTS.methods),
+                label="Methods (rows)",
+                elem_id="lab-methods",
+            )
+            strengths = gr.Textbox(
+                value=", ".join(f"{s:g}" for s in DEFAULTS.strengths),
+                label="Strengths (columns), comma-separated",
+                elem_id="lab-strengths",
+            )
+            with gr.Row():
+                sampler = gr.Dropdown(Sampler.labels(), value=DEFAULTS.sampler, label="Sampler", elem_id="lab-sampler")
+                steps = gr.Slider(1, MAX_STEPS, value=DEFAULTS.steps, step=1, label="Steps", elem_id="lab-steps")
+            seed = gr.Number(
+                value=DEFAULTS.seed, precision=0, minimum=-1, maximum=MAX_SEED, label="Seed (-1 = random)",
+                elem_id="lab-seed",
+            )
+            with gr.Row():
+                run_btn = gr.Button("Run the grid", variant="primary", scale=3, elem_id="lab-run")
+                stop_btn = gr.Button("Stop", variant="stop", scale=1, elem_id="lab-stop")
+            with gr.Accordion("What each method does", open=False):
+                gr.Markdown(_method_notes())
+        with gr.Column(scale=6, min_width=320):
+            cells = gr.Gallery(
+                label="Cells (rows = methods, columns = strengths)", format="png", type="pil", columns=3,
+                height=520, object_fit="contain", elem_id="lab-cells",
+            )
+            status = gr.Markdown("", elem_id="lab-status")
+            grid_png = gr.Image(
+                label="The whole grid (PNG with its parameters)", type="pil", format="png", interactive=False,
+                elem_id="lab-grid",
+            )
+
+    def run(
+        prompt: str,
+        negative_prompt: str = "",
+        model: str | None = None,
+        methods: list[str] | None = None,
+        strengths: str = "3, 5, 7.5",
+        sampler: str = DEFAULTS.sampler,
+        steps: float = DEFAULTS.steps,
+        seed: float = DEFAULTS.seed,
+        request: gr.Request = None,
+        progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
+    ):
+        """Renders the grid; streams cells as batches finish, then the composed PNG."""
+        try:
+            req = GuidanceGridRequest(
+                prompt=prompt or "",
+                methods=tuple(methods or ()),
+                strengths=parse_strengths(strengths),
+                negative_prompt=negative_prompt or "",
+                model=model or None,
+                sampler=sampler or DEFAULTS.sampler,
+                steps=int(steps),
+                seed=int(seed) if seed is not None else -1,
+            )
+        except (ValueError, TypeError) as e:
+            raise to_gradio_error(ValueError(str(e))) from e
+        session = request.session_hash if request is not None and request.session_hash else "anonymous"
+        stop = stop_flags.start(session)
+        resolved, outcomes = req, []
+
+        def work(report):
+            for update in guidance_grid(manager, req, on_step=lambda s, n: report(("step", s, n)), stop=stop):
+                report(("cells", *update))
+
+        try:
+            for kind, item in in_worker(work, name="guidance-lab"):
+                if kind != "report":
+                    continue
+                if item[0] == "step":
+                    progress((item[1], item[2]), desc="Rendering the grid", unit="steps")
+                else:
+                    resolved, outcomes = item[1], item[2]
+                    yield _gallery(outcomes), f"{len(outcomes)} cells so far · seed {resolved.seed}", gr.skip()
+        except Exception as e:
+            raise to_gradio_error(e) from e
+        finally:
+            stop.set()
+            stop_flags.finish(session, stop)
+        grid = compose_grid(outcomes, list(dict.fromkeys(req.strengths)), grid_parameters(resolved))
+        yield _gallery(outcomes), f"Done: {len(outcomes)} cells · seed {resolved.seed}", grid
+
+    def stop_run(request: gr.Request):
+        return "Stopping…" if stop_flags.stop(request.session_hash or "anonymous") else gr.skip()
+
+    run_event = run_btn.click(
+        run,
+        inputs=[prompt, negative, model, methods, strengths, sampler, steps, seed],
+        outputs=[cells, status, grid_png],
+        api_name="guidance_grid",
+        concurrency_id="device",
+        concurrency_limit=1,
+        show_progress="full",
+        show_progress_on=[cells],
+    )
+    stop_btn.click(stop_run, outputs=[status], queue=False, api_visibility="private")
+    return GuidanceLabTab(run_event=run_event)
+
+
+def _gallery(outcomes) -> list[tuple]:
+    items = []
+    for o in outcomes:
+        caption = o.label
+        if o.image is None:
+            items.append((_blank(), f"{caption} — {o.note}"))
+            continue
+        caption += f" — {o.seconds:.2f} s"
+        if o.clip_score is not None:
+            caption += f" · CLIP {o.clip_score:.1f}"
+        if o.verdict:
+            caption += f" · {o.verdict}"
+        if o.note:
+            caption += f" ({o.note})"
+        items.append((o.image, caption))
+    return items
+
+
+def _blank():
+    from PIL import Image
+
+    return Image.new("RGB", (64, 64), (225, 225, 225))

@@ -1,0 +1,69 @@
+"""The lab's grid through the pipeline manager, on the tiny random model."""
+
+import numpy as np
+import pytest
+
+from pipelines.guidance import GuidanceMethod
+from pipelines.guidance.grid import GuidanceGridRequest, compose_grid, grid_parameters, guidance_grid
+from pipelines.png_info import read_parameters
+from pipelines.text_to_image import TextToImageRequest, text_to_image
+
+
+def _last(iterator):
+    last = None
+    for last in iterator:
+        pass
+    return last
+
+
+def test_a_one_cell_grid_is_bit_identical_to_txt2img(shared_manager):
+    request = GuidanceGridRequest(
+        prompt="a red circle", methods=(GuidanceMethod.CFG.label,), strengths=(6.0,), steps=5, seed=11
+    )
+    _, (cell,) = _last(guidance_grid(shared_manager, request))
+    (image,) = text_to_image(
+        shared_manager, TextToImageRequest(prompt="a red circle", steps=5, cfg_scale=6.0, seed=11)
+    ).images
+    assert np.array_equal(np.asarray(cell.image), np.asarray(image))
+
+
+def test_grid_streams_batches_and_labels_every_cell(shared_manager, monkeypatch):
+    import pipelines.guidance.grid as grid
+
+    monkeypatch.setattr(grid, "MAX_CELLS_PER_BATCH", 2)
+    request = GuidanceGridRequest(
+        prompt="a red circle",
+        methods=(GuidanceMethod.NONE.label, GuidanceMethod.CFG.label, GuidanceMethod.STATIC_THRESHOLD.label),
+        strengths=(2.0, 5.0),
+        steps=3,
+        seed=1,
+    )
+    progress = []
+    updates = list(guidance_grid(shared_manager, request, on_step=lambda s, n: progress.append((s, n))))
+    assert len(updates) == 2  # 3 renders (one for the whole "no guidance" row) in batches of 2
+    resolved, outcomes = updates[-1]
+    assert [(o.method, o.strength) for o in outcomes] == [
+        (m, s) for m in (GuidanceMethod.NONE, GuidanceMethod.CFG, GuidanceMethod.STATIC_THRESHOLD) for s in (2.0, 5.0)
+    ]
+    static = [o for o in outcomes if o.method is GuidanceMethod.STATIC_THRESHOLD]
+    assert all(o.image is None and "latent" in o.note for o in static)  # never a silent no-op
+    assert progress[-1] == (6, 6)
+    grid_png = compose_grid(outcomes, [2.0, 5.0], grid_parameters(resolved))
+    assert "Guidance methods: No guidance | Classifier-free" in read_parameters(grid_png)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("methods", (), "at least one"),
+        ("methods", ("Magic guidance",), "must be one of"),
+        ("strengths", (), "at least one"),
+        ("strengths", (float("nan"),), "from 0 to 30"),
+        ("prompt", "  ", "prompt"),
+    ],
+)
+def test_bad_grid_requests_say_what_is_wrong(shared_manager, field, value, message):
+    request = GuidanceGridRequest(prompt="a red circle", steps=2)
+    request = GuidanceGridRequest(**{**request.__dict__, field: value})
+    with pytest.raises(ValueError, match=message):
+        _last(guidance_grid(shared_manager, request))
