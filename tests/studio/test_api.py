@@ -64,3 +64,32 @@ def test_txt2img_returns_the_image_with_its_parameters(client, studio_manager):
 def test_txt2img_validation_error_reaches_the_client(client):
     with pytest.raises(Exception, match="`width` must be divisible by 8"):
         client.predict(prompt="a red circle", width=60, steps=2, api_name="/txt2img")
+
+
+def test_dropping_a_png_restores_its_settings(client):
+    from gradio_client import handle_file
+
+    gallery, *_ = client.predict(
+        prompt="a blue square",
+        negative_prompt="a red circle",
+        steps=3,
+        seed=5,
+        cfg_scale=4.5,
+        sampler="Euler a",
+        api_name="/txt2img",
+    )
+    path = gallery[0]["image"] if isinstance(gallery[0]["image"], str) else gallery[0]["image"]["path"]
+    restored = client.predict(handle_file(path), api_name="/read_png_info")
+    prompt, negative, model, sampler, steps, cfg, seed, width, height, status = restored
+    assert (prompt, negative, model, sampler, steps, cfg, seed, width, height) == (
+        "a blue square",
+        "a red circle",
+        "tiny-sd",
+        "Euler a",
+        3,
+        4.5,
+        5,
+        64,
+        64,
+    )
+    assert "restored" in status
