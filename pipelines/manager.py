@@ -227,7 +227,12 @@ class PipelineManager:
         self._families[entry.name] = family
         logger.info(
             "loaded %s in %.1f s: %.1f MB on %s (%s), offload=%s",
-            entry.name, time.perf_counter() - started, size / 2**20, self.device, self.dtype, offload,
+            entry.name,
+            time.perf_counter() - started,
+            size / 2**20,
+            self.device,
+            self.dtype,
+            offload,
         )
         if offload == "none":
             self._make_room(0, keep=entry.name)
@@ -236,8 +241,15 @@ class PipelineManager:
     def _explain_load_error(self, entry: ModelEntry, e: OSError) -> Exception:
         text = str(e)
         if not entry.is_local and any(
-            s in text for s in ("not fully cached", "outgoing traffic has been disabled", "Couldn't connect",
-                                "connection", "offline", "cannot find the requested files")
+            s in text
+            for s in (
+                "not fully cached",
+                "outgoing traffic has been disabled",
+                "Couldn't connect",
+                "connection",
+                "offline",
+                "cannot find the requested files",
+            )
         ):
             return OfflineModelError(
                 f"{entry.name} needs a download from the Hugging Face Hub ({entry.source}); this machine is offline "

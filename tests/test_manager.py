@@ -130,8 +130,16 @@ def test_local_models_from_a_config_file(tmp_path, copy_model):
 
 def test_hub_presets_are_listed(manager):
     names = manager.registry.names()
-    for name in ("SD 1.5", "SD 2.1", "SDXL base", "SDXL refiner", "SD inpainting", "Kandinsky 2.2",
-                 "SD 2.1 unCLIP", "DeepFloyd IF"):
+    for name in (
+        "SD 1.5",
+        "SD 2.1",
+        "SDXL base",
+        "SDXL refiner",
+        "SD inpainting",
+        "Kandinsky 2.2",
+        "SD 2.1 unCLIP",
+        "DeepFloyd IF",
+    ):
         assert name in names
     assert "SD 2.1 unCLIP" not in manager.registry.names(TXT2IMG)
 

@@ -41,8 +41,13 @@ def test_reads_a1111_text_with_extra_keys():
         'Seed: 42, Size: 512x768, Model hash: abc, Model: sd15, Lora hashes: "a: 1, b: 2", Version: v1.9'
     )
     p = parse_parameters(text)
-    assert (p.prompt, p.negative_prompt, p.sampler, p.cfg_scale, p.seed) == ("masterpiece, a cat", "ugly",
-                                                                           "DPM++ 2M Karras", 7.5, 42)
+    assert (p.prompt, p.negative_prompt, p.sampler, p.cfg_scale, p.seed) == (
+        "masterpiece, a cat",
+        "ugly",
+        "DPM++ 2M Karras",
+        7.5,
+        42,
+    )
     assert (p.width, p.height, p.model) == (512, 768, "sd15")
 
 
@@ -53,13 +58,15 @@ def test_image_without_parameters_reads_none(tmp_path):
 
 @given(
     prompt=st.text(alphabet=st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), min_size=1)
-    .map(str.strip).filter(lambda s: s and not s.startswith(("Steps:", "Negative prompt:"))),
+    .map(str.strip)
+    .filter(lambda s: s and not s.startswith(("Steps:", "Negative prompt:"))),
     negative=st.sampled_from(["", "blurry, ugly", "text"]),
     steps=st.integers(1, 150),
     cfg=st.sampled_from([0.0, 1.0, 7.5, 12.25]),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_format_parse_round_trip(prompt, negative, steps, cfg, seed):
-    p = GenerationParameters(prompt=prompt, negative_prompt=negative, steps=steps, cfg_scale=cfg, seed=seed,
-                             width=64, height=64, model="m")
+    p = GenerationParameters(
+        prompt=prompt, negative_prompt=negative, steps=steps, cfg_scale=cfg, seed=seed, width=64, height=64, model="m"
+    )
     assert parse_parameters(format_parameters(p)) == p

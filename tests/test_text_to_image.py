@@ -96,15 +96,23 @@ def test_progress_and_previews_are_reported(shared_manager):
 
 
 def test_png_parameters_round_trip(shared_manager, tmp_path):
-    request = TextToImageRequest(PROMPT, negative_prompt="a blue square", seed=99, steps=3, cfg_scale=5.5,
-                                 sampler="Euler")
+    request = TextToImageRequest(
+        PROMPT, negative_prompt="a blue square", seed=99, steps=3, cfg_scale=5.5, sampler="Euler"
+    )
     image = text_to_image(shared_manager, request).images[0]
     save_png(image, tmp_path / "out.png")
     p = parse_parameters(read_parameters(tmp_path / "out.png"))
     assert (p.prompt, p.negative_prompt, p.seed, p.steps, p.cfg_scale, p.sampler) == (
-        PROMPT, "a blue square", 99, 3, 5.5, "Euler")
+        PROMPT,
+        "a blue square",
+        99,
+        3,
+        5.5,
+        "Euler",
+    )
     assert (p.width, p.height, p.model) == (64, 64, "tiny-sd")
-    restored = TextToImageRequest(p.prompt, p.negative_prompt, p.model, p.sampler, p.steps, p.cfg_scale, p.seed,
-                                  p.width, p.height)
+    restored = TextToImageRequest(
+        p.prompt, p.negative_prompt, p.model, p.sampler, p.steps, p.cfg_scale, p.seed, p.width, p.height
+    )
     again = text_to_image(shared_manager, restored).images[0]
     np.testing.assert_array_equal(np.asarray(again), np.asarray(image))
