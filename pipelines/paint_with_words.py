@@ -1,0 +1,514 @@
+"""Paint with words (eDiff-I, Balaji et al. 2022, https://arxiv.org/abs/2211.01324): training-free layout control.
+
+The user paints regions in a few colours and ties each colour to a phrase of the prompt. In every
+cross-attention layer of the UNet the attention logits get a bias where a pixel lies in a phrase's region::
+
+    logits = Q Kᵀ / √d
+    logits += w · log(1 + σ) · max(Q Kᵀ / √d) · M          (conditional half of the batch only)
+    out     = softmax(logits) V
+
+Notation:
+    - `M[pixel, token]` (`token_map`): the phrase weight where the pixel is painted with the phrase's colour
+      and the token belongs to (any occurrence of) the phrase, else 0. The painted map is resized with
+      NEAREST to each layer's resolution, so colours stay exact.
+    - `σ` (`sigma`): the noise level of the current step, σ_t = sqrt((1 − ᾱ_t) / ᾱ_t), read from the
+      scheduler's `alphas_cumprod` at the timestep the UNet is called with (this is the σ that Euler/DPM
+      schedulers use; fractional timesteps are interpolated the way they do). Large early, small late:
+      the layout follows the paint, details stay natural.
+    - `w` (`strength`): the global user weight, typically 0.1–0.4.
+    - `max(Q Kᵀ / √d)`: the largest logit of that layer for that sample (over heads, pixels and tokens),
+      as in the public reference implementation (paint-with-words-sd).
+
+Self-attention and the unconditional (classifier-free guidance) half are left to the original processors.
+The processors are installed for one call and the originals restored in `try/finally`; when the bias is
+zero (w = 0) the original processor runs, so w = 0 gives plain text-to-image bit for bit.
+
+Lifecycle: check inputs → region map (snap colours) → load model, phrase → token indices → install
+processors + σ hook → the text-to-image denoising loop → restore → images + region map.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .manager import PipelineManager
+from .models import TXT2IMG
+from .png_info import attach
+from .text_to_image import StepInfo, TextToImageRequest, resolve, text_to_image, validate
+
+logger = logging.getLogger(__name__)
+
+MAX_STRENGTH = 2.0  # global w; the paper and the reference use 0.1–0.4
+MAX_REGION_WEIGHT = 10.0
+ALPHA_PAINTED = 128  # layer pixels at least this opaque count as painted (anti-aliased edges are fainter)
+INFO_KEY = "paint_with_words"  # PNG text chunk holding the colour → phrase mapping (JSON)
+
+
+@dataclass(frozen=True)
+class BrushColour:
+    """One brush of the fixed palette: a name people read and the exact RGB the canvas paints."""
+
+    name: str
+    rgb: tuple[int, int, int]
+    emoji: str  # shown in the UI's table, so the colour is visible in plain text
+
+    @property
+    def hex(self) -> str:
+        return "#{:02x}{:02x}{:02x}".format(*self.rgb)
+
+
+# Opaque, far apart in RGB, none close to white (the unpainted background).
+PALETTE: tuple[BrushColour, ...] = (
+    BrushColour("red", (229, 57, 53), "🟥"),
+    BrushColour("blue", (30, 136, 229), "🟦"),
+    BrushColour("green", (67, 160, 71), "🟩"),
+    BrushColour("yellow", (253, 216, 53), "🟨"),
+    BrushColour("purple", (142, 36, 170), "🟪"),
+    BrushColour("orange", (251, 140, 0), "🟧"),
+)
+UNPAINTED_RGB = (255, 255, 255)  # an RGB layout (no alpha) reads white as "not painted"
+
+
+def brush(colour: str | tuple[int, int, int]) -> BrushColour:
+    """The palette entry for a name, a '#rrggbb' hex, or an exact RGB triple; ValueError otherwise."""
+    for b in PALETTE:
+        if colour == b.rgb or (isinstance(colour, str) and colour.strip().lower() in (b.name, b.hex)):
+            return b
+    if isinstance(colour, (tuple, list)) and len(colour) == 3:
+        colour = tuple(int(c) for c in colour)
+        for b in PALETTE:
+            if colour == b.rgb:
+                return b
+    raise ValueError(
+        f"`colour` must be one of the palette's {[b.name for b in PALETTE]} (or their hex codes), got {colour!r}"
+    )
+
+
+@dataclass(frozen=True)
+class Region:
+    """One row of the colour → phrase table."""
+
+    colour: str  # a palette name ("red") or hex code ("#e53935")
+    phrase: str  # words of the prompt; every occurrence of its tokens gets the region
+    weight: float = 1.0  # multiplies w for this phrase, 0..10
+
+
+@dataclass(frozen=True, eq=False)
+class PaintWithWordsRequest:
+    """Everything that decides the images. The text-to-image fields mean what they mean there."""
+
+    prompt: str
+    layout: np.ndarray  # (H, W, 4) RGBA or (H, W, 3) RGB uint8 colour layer; any size, resized with NEAREST
+    regions: tuple[Region, ...]  # colour → phrase (+ weight); each colour at most once
+    strength: float = 0.3  # the global w of w·log(1+σ)·max(QKᵀ/√d)·M, 0..2 (0 = plain text-to-image)
+    negative_prompt: str = ""
+    model: str | None = None
+    sampler: str = TextToImageRequest.sampler
+    steps: int = TextToImageRequest.steps
+    cfg_scale: float = TextToImageRequest.cfg_scale
+    seed: int = -1
+    width: int | None = None
+    height: int | None = None
+    batch_size: int = 1
+
+    def text_to_image_request(self) -> TextToImageRequest:
+        """The same generation without the paint (what w = 0 must reproduce)."""
+        return TextToImageRequest(
+            prompt=self.prompt,
+            negative_prompt=self.negative_prompt,
+            model=self.model,
+            sampler=self.sampler,
+            steps=self.steps,
+            cfg_scale=self.cfg_scale,
+            seed=self.seed,
+            width=self.width,
+            height=self.height,
+            batch_size=self.batch_size,
+        )
+
+
+@dataclass(frozen=True)
+class PhraseTokens:
+    """Where a region's phrase sits in the padded prompt."""
+
+    colour: BrushColour
+    phrase: str
+    weight: float
+    indices: tuple[int, ...]  # token positions in the padded sequence (BOS/EOS/padding never included)
+
+
+@dataclass(frozen=True)
+class PaintWithWordsResult:
+    images: list[Image.Image]  # `.info["parameters"]` and `.info["paint_with_words"]` set
+    parameters: list[str]
+    seed: int
+    request: PaintWithWordsRequest  # with model, seed, width, height resolved
+    region_map: Image.Image  # the snapped layout at the image size, palette colours on white; PNG-ready
+    phrases: tuple[PhraseTokens, ...]
+    stopped_at: int | None = None
+
+
+# --------------------------------------------------------------------------------------- region maps
+def snap_to_palette(layout: np.ndarray) -> np.ndarray:
+    """Labels each pixel of a colour layer with its nearest palette colour.
+
+    Anti-aliased stroke edges and lossy pixels land on the nearest brush; faint (alpha < 128) or white
+    pixels are unpainted.
+
+    Args:
+        layout: (H, W, 4) RGBA or (H, W, 3) RGB, uint8.
+
+    Returns:
+        (H, W) uint8 labels: 0 = unpainted, i + 1 = `PALETTE[i]`.
+    """
+    array = np.asarray(layout)
+    if array.ndim != 3 or array.shape[2] not in (3, 4) or array.shape[0] < 1 or array.shape[1] < 1:
+        raise ValueError(f"`layout` must be an (H, W, 3) RGB or (H, W, 4) RGBA image, got shape {array.shape}")
+    rgb = array[..., :3].astype(np.float32)
+    candidates = np.array([UNPAINTED_RGB] + [b.rgb for b in PALETTE], dtype=np.float32)  # (1 + K, 3)
+    distances = np.linalg.norm(rgb[:, :, None, :] - candidates[None, None], axis=-1)  # (H, W, 1 + K)
+    labels = distances.argmin(-1).astype(np.uint8)
+    if array.shape[2] == 4:
+        labels[array[..., 3] < ALPHA_PAINTED] = 0
+    return labels
+
+
+def resize_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resizes a label map with NEAREST (labels stay exact: no blended colours)."""
+    if labels.shape == (height, width):
+        return labels
+    return np.asarray(Image.fromarray(labels).resize((width, height), Image.NEAREST))
+
+
+def render_labels(labels: np.ndarray) -> Image.Image:
+    """The label map as an RGB picture: palette colours on white."""
+    colours = np.array([UNPAINTED_RGB] + [b.rgb for b in PALETTE], dtype=np.uint8)
+    return Image.fromarray(colours[labels])
+
+
+def used_colours(layout: np.ndarray) -> list[tuple[BrushColour, int]]:
+    """The palette colours painted on `layout` with their pixel counts, in palette order."""
+    counts = np.bincount(snap_to_palette(layout).ravel(), minlength=len(PALETTE) + 1)
+    return [(b, int(counts[i + 1])) for i, b in enumerate(PALETTE) if counts[i + 1]]
+
+
+# --------------------------------------------------------------------------------------- tokens
+def find_phrase_tokens(tokenizer, prompt: str, phrase: str, max_length: int | None = None) -> tuple[int, ...]:
+    """Every position of `phrase`'s token subsequence in the padded, tokenised prompt.
+
+    The prompt is tokenised as the pipeline does (padding to `max_length`, truncation); the phrase without
+    BOS/EOS. Positions holding BOS, EOS or padding never match. A phrase occurring twice gets both places.
+
+    Raises:
+        ValueError: empty phrase, words the tokenizer does not know, or not in the prompt.
+    """
+    if not isinstance(phrase, str) or not phrase.strip():
+        raise ValueError(f"`phrase` must be words of the prompt, got {phrase!r}")
+    max_length = max_length or tokenizer.model_max_length
+    prompt_ids = tokenizer(prompt, padding="max_length", max_length=max_length, truncation=True).input_ids
+    phrase_ids = tokenizer(phrase.strip(), add_special_tokens=False).input_ids
+    unk = tokenizer.unk_token_id
+    if unk is not None and unk in phrase_ids:
+        raise ValueError(f"`phrase` {phrase!r} has words the model's tokenizer does not know; use words of the prompt")
+    special = {i for i in (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id) if i is not None}
+    n = len(phrase_ids)
+    indices: list[int] = []
+    for start in range(len(prompt_ids) - n + 1):
+        window = prompt_ids[start : start + n]
+        if window == phrase_ids and not special.intersection(window):
+            indices.extend(range(start, start + n))
+    if not indices:
+        raise ValueError(
+            f"`phrase` {phrase!r} is not in the prompt {prompt!r} (within its first {max_length} tokens); "
+            "each phrase must be words copied from the prompt"
+        )
+    return tuple(sorted(set(indices)))
+
+
+# --------------------------------------------------------------------------------------- the processor
+class PaintState:
+    """What the processors of one call share: the region map, token weights, w and the current σ.
+
+    Args:
+        labels: (H, W) uint8 label map (0 = unpainted, i + 1 = PALETTE[i]).
+        token_weights: (1 + K, tokens) float, row i + 1 = the weight of each token for PALETTE[i]'s phrase.
+        strength: global w.
+        cfg: whether the batch is [unconditional, conditional] (classifier-free guidance on).
+        alphas_cumprod: the scheduler's ᾱ_t for the training timesteps, for σ_t.
+    """
+
+    def __init__(self, labels, token_weights, strength: float, cfg: bool, alphas_cumprod: torch.Tensor):
+        self.labels = labels
+        self.token_weights = token_weights
+        self.strength = float(strength)
+        self.cfg = cfg
+        alphas = alphas_cumprod.double().cpu()
+        self._sigmas = ((1 - alphas) / alphas).sqrt().numpy()  # σ_t for integer t
+        self.sigma: float | None = None
+        self.latent_size: tuple[int, int] | None = None
+        self._maps: dict[tuple, torch.Tensor] = {}
+
+    def set_timestep(self, timestep, latent_size: tuple[int, int]) -> None:
+        """Called before every UNet call: σ of `timestep` (interpolated for fractional ones)."""
+        t = float(torch.as_tensor(timestep).flatten()[0])
+        self.sigma = float(np.interp(t, np.arange(len(self._sigmas)), self._sigmas))
+        self.latent_size = latent_size
+
+    @property
+    def bias_scale(self) -> float:
+        """w · log(1 + σ) of the current step."""
+        if self.sigma is None:
+            raise RuntimeError("paint-with-words processor called outside a UNet call (no σ set)")
+        return self.strength * math.log1p(self.sigma)
+
+    def token_map(self, n_pixels: int, device, dtype) -> torch.Tensor:
+        """M for a layer with `n_pixels` query positions: (n_pixels, tokens)."""
+        key = (n_pixels, device, dtype)
+        if key not in self._maps:
+            height, width = self._layer_size(n_pixels)
+            labels = torch.from_numpy(resize_labels(self.labels, height, width).astype(np.int64)).flatten()
+            self._maps[key] = self.token_weights[labels].to(device=device, dtype=dtype)
+        return self._maps[key]
+
+    def _layer_size(self, n_pixels: int) -> tuple[int, int]:
+        h0, w0 = self.latent_size
+        factor = 1
+        while factor <= max(h0, w0):
+            h, w = math.ceil(h0 / factor), math.ceil(w0 / factor)  # stride-2 convs with padding round up
+            if h * w == n_pixels:
+                return h, w
+            factor *= 2
+        raise RuntimeError(f"cannot place {n_pixels} attention positions on a {h0}x{w0} latent")
+
+    def conditional_rows(self, batch: int, device) -> torch.Tensor:
+        """(batch,) 1 for conditional samples, 0 for unconditional ones (first half under CFG)."""
+        rows = torch.ones(batch, device=device)
+        if self.cfg:
+            rows[: batch // 2] = 0
+        return rows
+
+
+class PaintWithWordsAttnProcessor:
+    """Cross-attention with the paint-with-words bias; everything else goes to the original processor."""
+
+    def __init__(self, original, state: PaintState):
+        self.original = original
+        self.state = state
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
+        if encoder_hidden_states is None or self.state.bias_scale == 0:
+            return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, temb, **kwargs)
+        residual = hidden_states
+        if attn.spatial_norm is not None:
+            hidden_states = attn.spatial_norm(hidden_states, temb)
+        input_ndim = hidden_states.ndim
+        if input_ndim == 4:
+            batch, channel, height, width = hidden_states.shape
+            hidden_states = hidden_states.view(batch, channel, height * width).transpose(1, 2)
+        batch, n_pixels, _ = hidden_states.shape
+        n_tokens = encoder_hidden_states.shape[1]
+        if attn.group_norm is not None:
+            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
+
+        # 1. Q from the image, K and V from the text
+        query = attn.to_q(hidden_states)
+        if attn.norm_cross:
+            encoder_hidden_states = attn.norm_encoder_hidden_states(encoder_hidden_states)
+        key = attn.to_k(encoder_hidden_states)
+        value = attn.to_v(encoder_hidden_states)
+        head_dim = key.shape[-1] // attn.heads
+        query = query.view(batch, -1, attn.heads, head_dim).transpose(1, 2)  # (B, heads, pixels, d)
+        key = key.view(batch, -1, attn.heads, head_dim).transpose(1, 2)  # (B, heads, tokens, d)
+        value = value.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
+        if getattr(attn, "norm_q", None) is not None:
+            query = attn.norm_q(query)
+        if getattr(attn, "norm_k", None) is not None:
+            key = attn.norm_k(key)
+
+        # 2. Logits QKᵀ/√d (float32: the bias is a multiple of the largest logit)
+        logits = (query.float() @ key.float().transpose(-1, -2)) * attn.scale  # (B, heads, pixels, tokens)
+
+        # 3. Bias w·log(1+σ)·max(QKᵀ/√d)·M on the conditional samples
+        m = self.state.token_map(n_pixels, logits.device, logits.dtype)  # (pixels, tokens)
+        peak = logits.amax(dim=(1, 2, 3), keepdim=True)  # (B, 1, 1, 1): per sample, over heads, pixels, tokens
+        rows = self.state.conditional_rows(batch, logits.device).view(batch, 1, 1, 1)
+        logits = logits + rows * self.state.bias_scale * peak * m
+        if attention_mask is not None:
+            mask = attn.prepare_attention_mask(attention_mask, n_tokens, batch)
+            logits = logits + mask.view(batch, attn.heads, -1, n_tokens).float()
+
+        # 4. softmax(logits) V, then the output projection as usual
+        probs = logits.softmax(dim=-1).to(value.dtype)
+        hidden_states = (probs @ value).transpose(1, 2).reshape(batch, -1, attn.heads * head_dim)
+        hidden_states = attn.to_out[0](hidden_states)
+        hidden_states = attn.to_out[1](hidden_states)
+        if input_ndim == 4:
+            hidden_states = hidden_states.transpose(-1, -2).reshape(batch, channel, height, width)
+        if attn.residual_connection:
+            hidden_states = hidden_states + residual
+        return hidden_states / attn.rescale_output_factor
+
+
+def is_cross_attention(name: str) -> bool:
+    """diffusers names the cross-attention of a transformer block `attn2` (`attn1` is self-attention)."""
+    return name.endswith("attn2.processor")
+
+
+@contextmanager
+def paint_with_words_installed(unet, state: PaintState):
+    """Installs the processors on every cross-attention layer and a σ hook, for the `with` block only."""
+    original = dict(unet.attn_processors)
+    processors = {
+        name: PaintWithWordsAttnProcessor(proc, state) if is_cross_attention(name) else proc
+        for name, proc in original.items()
+    }
+
+    def set_sigma(module, args, kwargs):
+        sample = args[0] if args else kwargs["sample"]
+        timestep = args[1] if len(args) > 1 else kwargs["timestep"]
+        state.set_timestep(timestep, tuple(sample.shape[-2:]))
+
+    hook = None
+    try:
+        unet.set_attn_processor(processors)
+        hook = unet.register_forward_pre_hook(set_sigma, with_kwargs=True)
+        yield
+    finally:
+        if hook is not None:
+            hook.remove()
+        unet.set_attn_processor(original)
+
+
+# --------------------------------------------------------------------------------------- the method
+def validate_paint(request: PaintWithWordsRequest) -> None:
+    """Raises a ValueError naming the parameter for the paint-specific fields (text-to-image ones: `validate`)."""
+    if not isinstance(request.strength, (int, float)) or not 0 <= request.strength <= MAX_STRENGTH:
+        raise ValueError(f"`strength` must be from 0 to {MAX_STRENGTH}, got {request.strength!r}")
+    snap_to_palette(request.layout)  # shape check
+    if not request.regions:
+        raise ValueError("`regions` must tie at least one painted colour to a phrase of the prompt, got none")
+    seen: set[str] = set()
+    for i, region in enumerate(request.regions):
+        b = brush(region.colour)
+        if b.name in seen:
+            raise ValueError(f"`regions[{i}].colour` {b.name} appears twice; give each colour one phrase")
+        seen.add(b.name)
+        if not isinstance(region.weight, (int, float)) or not 0 <= region.weight <= MAX_REGION_WEIGHT:
+            raise ValueError(f"`regions[{i}].weight` must be from 0 to {MAX_REGION_WEIGHT}, got {region.weight!r}")
+
+
+def phrase_tokens(tokenizer, prompt: str, regions: tuple[Region, ...], labels: np.ndarray) -> tuple[PhraseTokens, ...]:
+    """Resolves each region's colour and phrase; a colour that is not painted is an error."""
+    painted = set(np.unique(labels).tolist())
+    out = []
+    for i, region in enumerate(regions):
+        b = brush(region.colour)
+        if PALETTE.index(b) + 1 not in painted:
+            raise ValueError(
+                f"`regions[{i}].colour` {b.name} is not painted on the layout; paint it or remove the row"
+            )
+        try:
+            indices = find_phrase_tokens(tokenizer, prompt, region.phrase)
+        except ValueError as e:
+            raise ValueError(f"`regions[{i}].phrase` ({b.name}): {e}") from None
+        out.append(PhraseTokens(b, region.phrase.strip(), float(region.weight), indices))
+    return tuple(out)
+
+
+def token_weight_table(phrases: tuple[PhraseTokens, ...], n_tokens: int) -> torch.Tensor:
+    """(1 + K, n_tokens): row i + 1 holds PALETTE[i]'s phrase weight at its token positions."""
+    table = torch.zeros(len(PALETTE) + 1, n_tokens)
+    for p in phrases:
+        table[PALETTE.index(p.colour) + 1, list(p.indices)] = p.weight
+    return table
+
+
+def describe_regions(strength: float, phrases: tuple[PhraseTokens, ...]) -> str:
+    """One line for the PNG parameters: `w 0.3; red: a red circle (1); blue: a blue square (1)`."""
+    parts = [f"w {strength:g}"] + [f"{p.colour.name}: {p.phrase} ({p.weight:g})" for p in phrases]
+    return "; ".join(parts).replace('"', "'")
+
+
+def paint_with_words(
+    manager: PipelineManager,
+    request: PaintWithWordsRequest,
+    *,
+    on_step: Callable[[StepInfo], None] | None = None,
+    stop: threading.Event | None = None,
+    preview_every: int = 0,
+) -> PaintWithWordsResult:
+    """Generates images whose painted regions hold the phrases tied to their colours.
+
+    Args:
+        manager: loads the model (lazily) and serialises work on the device.
+        request: what to draw and where; validated here, errors name the parameter.
+        on_step, stop, preview_every: as for `text_to_image`.
+
+    Returns:
+        The images (with parameters and the colour → phrase mapping in their PNG text), the region map
+        at the image size, and where each phrase's tokens were found.
+    """
+    # 1. Check inputs (the text-to-image fields with text-to-image's own rules)
+    entry = manager.entry(request.model, TXT2IMG)
+    t2i = resolve(request.text_to_image_request(), entry)
+    validate(t2i, entry)
+    validate_paint(request)
+    request = replace(request, model=t2i.model, seed=t2i.seed, width=t2i.width, height=t2i.height)
+    return manager.run(_generate, manager, request, t2i, on_step, stop, preview_every)
+
+
+def _generate(manager, request, t2i, on_step, stop, preview_every) -> PaintWithWordsResult:
+    # 2. Region map: snap the colours, then to the image size (NEAREST)
+    labels = resize_labels(snap_to_palette(request.layout), t2i.height, t2i.width)
+
+    # 3. Phrases → token positions, with the model's tokenizer
+    shared = manager.pipeline(t2i.model, TXT2IMG)  # the unet and tokenizer every request pipeline shares
+    n_tokens = shared.tokenizer.model_max_length
+    phrases = phrase_tokens(shared.tokenizer, request.prompt, request.regions, labels)
+    cfg = t2i.cfg_scale > 1 and getattr(shared.unet.config, "time_cond_proj_dim", None) is None
+    state = PaintState(
+        labels, token_weight_table(phrases, n_tokens), request.strength, cfg, shared.scheduler.alphas_cumprod
+    )
+
+    # 4. Denoising loop: text-to-image's own, with the processors in for this call only
+    with paint_with_words_installed(shared.unet, state):
+        result = text_to_image(manager, t2i, on_step=on_step, stop=stop, preview_every=preview_every)
+
+    # 5. Parameters and the mapping on every image; the region map beside them
+    summary = describe_regions(request.strength, phrases)
+    mapping = json.dumps(
+        {
+            "strength": request.strength,
+            "regions": [
+                {"colour": p.colour.hex, "name": p.colour.name, "phrase": p.phrase, "weight": p.weight}
+                for p in phrases
+            ],
+        }
+    )
+    texts = []
+    for image, text in zip(result.images, result.parameters, strict=True):
+        text = f'{text}, Paint with words: "{summary}"'
+        attach(image, text)
+        image.info[INFO_KEY] = mapping
+        texts.append(text)
+    region_map = render_labels(labels)
+    region_map.info[INFO_KEY] = mapping
+    return PaintWithWordsResult(
+        images=result.images,
+        parameters=texts,
+        seed=result.seed,
+        request=request,
+        region_map=region_map,
+        phrases=phrases,
+        stopped_at=result.stopped_at,
+    )
