@@ -89,7 +89,7 @@ class InpaintRequest:
     cfg_scale: float = 7.0  # classifier-free guidance scale, 0..30
     seed: int = -1  # -1 = random; both methods use the same seed
     strength: float = 1.0  # 1 = the masked area starts from pure noise; lower keeps more of the original, (0, 1]
-    mask_blur: int = 0  # feather radius in pixels (0 = hard edge: outside the mask is exactly the original)
+    mask_blur: int = 0  # feather: blend this many pixels outside the mask (0 = hard edge, outside exactly the original)
     only_masked: bool = False  # inpaint a padded box around the mask at the model's native size, then paste back
     only_masked_padding: int = 16  # pixels of context around the mask's bounding box in that mode
     outpaint_left: int = 0  # pixels added to the canvas on each side; the new area is filled (joins the mask)
@@ -240,16 +240,17 @@ def outpaint(
 
 
 def feather(mask: np.ndarray, radius: int) -> np.ndarray:
-    """The blend weight per pixel, float32 in [0, 1]: 1 inside the mask, a Gaussian ramp `radius` px wide at its edge.
+    """The blend weight per pixel, float32 in [0, 1]: 1 on the whole drawn mask, easing to 0 over `radius` px outside.
 
-    radius 0 gives the hard (binary) mask, so outside pixels keep weight exactly 0.
+    The feather grows outward, so everything painted is regenerated (no half-kept edge of a removed object) and the
+    seam is blended into the surroundings. radius 0 gives the binary mask: outside pixels keep weight exactly 0.
     """
     weight = mask.astype(np.float32)
-    if radius <= 0:
+    if radius <= 0 or not mask.any():
         return weight
-    size = 2 * radius + 1
-    blurred = cv2.GaussianBlur(weight, (size, size), sigmaX=radius / 2.0, borderType=cv2.BORDER_REPLICATE)
-    return np.clip(blurred, 0.0, 1.0)
+    distance = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 5)  # px to the nearest masked pixel
+    ramp = np.clip(1.0 - distance / (radius + 1.0), 0.0, 1.0)
+    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)  # smoothstep: no visible kink at either end
 
 
 def crop_box(
