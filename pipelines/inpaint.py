@@ -89,7 +89,7 @@ class InpaintRequest:
     cfg_scale: float = 7.0  # classifier-free guidance scale, 0..30
     seed: int = -1  # -1 = random; both methods use the same seed
     strength: float = 1.0  # 1 = the masked area starts from pure noise; lower keeps more of the original, (0, 1]
-    mask_blur: int = 0  # feather: blend this many pixels outside the mask (0 = hard edge, outside exactly the original)
+    mask_blur: int = 0  # feather: blend this many px outside the mask (0 = hard edge, outside = the original)
     only_masked: bool = False  # inpaint a padded box around the mask at the model's native size, then paste back
     only_masked_padding: int = 16  # pixels of context around the mask's bounding box in that mode
     outpaint_left: int = 0  # pixels added to the canvas on each side; the new area is filled (joins the mask)
@@ -253,9 +253,7 @@ def feather(mask: np.ndarray, radius: int) -> np.ndarray:
     return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)  # smoothstep: no visible kink at either end
 
 
-def crop_box(
-    mask: np.ndarray, padding: int, aspect: float = 1.0, multiple: int = 1
-) -> tuple[int, int, int, int]:
+def crop_box(mask: np.ndarray, padding: int, aspect: float = 1.0, multiple: int = 1) -> tuple[int, int, int, int]:
     """The box (left, top, right, bottom) around the mask's pixels, padded, grown to `aspect` (= w / h), in the image.
 
     Grows symmetrically and shifts inward at the borders; when the image is too small for the aspect, the box is
@@ -442,16 +440,12 @@ def inpaint(
     if not binary.any():
         raise ValueError("`mask` is empty: paint over the part of the image to regenerate")
     if binary.all():
-        notes.append(
-            "The mask covers the whole image, so nothing of the original is kept: this is text-to-image."
-        )
+        notes.append("The mask covers the whole image, so nothing of the original is kept: this is text-to-image.")
     weight = feather(binary, request.mask_blur)
     box = None
     if request.only_masked:
         box = crop_box(weight > 0, request.only_masked_padding, aspect=1.0)
-    return manager.run(
-        _generate, manager, request, entries, pixels, weight, box, notes, on_step, stop, preview_every
-    )
+    return manager.run(_generate, manager, request, entries, pixels, weight, box, notes, on_step, stop, preview_every)
 
 
 def _generate(manager, request, entries, pixels, weight, box, notes, on_step, stop, preview_every) -> InpaintResult:

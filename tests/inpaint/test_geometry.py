@@ -42,9 +42,7 @@ def test_crop_box_is_centred_on_the_mask_and_shifted_in_at_borders():
     assert crop_box(mask, 2) == (88, 0, 100, 12)
 
 
-@given(
-    left=st.integers(0, 40), right=st.integers(0, 40), top=st.integers(0, 40), bottom=st.integers(0, 40)
-)
+@given(left=st.integers(0, 40), right=st.integers(0, 40), top=st.integers(0, 40), bottom=st.integers(0, 40))
 @settings(max_examples=50, deadline=None)
 def test_outpaint_sizes_and_masks(left, right, top, bottom):
     image = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)

@@ -133,7 +133,10 @@ def test_rgba_grayscale_16bit_and_cmyk_are_converted(inpaint_manager, scene, rig
     assert out[0, 0].tolist() == [255, 255, 255] and out.shape == (64, 64, 3)
 
     gray = Image.fromarray(scene).convert("L")
-    assert outside_diff(run(inpaint_manager, gray, right_mask).images[0], np.asarray(gray.convert("RGB")), right_mask) <= 1
+    assert (
+        outside_diff(run(inpaint_manager, gray, right_mask).images[0], np.asarray(gray.convert("RGB")), right_mask)
+        <= 1
+    )
 
     sixteen = Image.fromarray(np.asarray(gray).astype(np.uint16) * 257)
     assert sixteen.mode == "I;16"
@@ -160,7 +163,12 @@ def test_editor_layer_mask_uses_alpha(inpaint_manager, scene, right_mask):
     [
         ("scene", np.zeros((64, 64), bool), {}, "`mask` is empty"),
         ("scene", np.ones((32, 64), bool), {}, "`mask` size 64x32 differs from `image` size 64x64"),
-        (np.zeros((60, 60, 3), np.uint8), np.ones((60, 60), bool), {}, "must be divisible by 8 for tiny-sd, got 60x60"),
+        (
+            np.zeros((60, 60, 3), np.uint8),
+            np.ones((60, 60), bool),
+            {},
+            "must be divisible by 8 for tiny-sd, got 60x60",
+        ),
         ("scene", "right", {"outpaint_left": 4}, "got 68x64 after outpainting"),
         (np.zeros((136, 136, 3), np.uint8), np.ones((136, 136), bool), {}, "at most 16384 pixels for tiny-sd"),
         ("scene", "right", {"strength": 0.0}, "`strength` must be greater than 0"),
