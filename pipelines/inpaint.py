@@ -210,6 +210,47 @@ def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return resized.astype(bool) if np.asarray(mask).dtype == bool else resized
 
 
+def mask_from_layers(layers, size: tuple[int, int]) -> np.ndarray:
+    """The mask painted in an image editor: union of its layers' alpha (at least half opaque), resized to `size`.
+
+    Args:
+        layers: RGBA arrays (H, W, 4) or PIL images, or None/[] when nothing was painted.
+        size: (width, height) of the image the mask is for.
+    Returns:
+        (height, width) bool; all False when nothing was painted.
+    """
+    width, height = size
+    mask = np.zeros((height, width), dtype=bool)
+    for layer in layers or []:
+        if layer is None:
+            continue
+        mask |= resize_mask(normalise_mask(layer), size)
+    return mask
+
+
+def mask_preview(image, mask, request: InpaintRequest) -> np.ndarray:
+    """What will be regenerated: the (outpainted) canvas with the feathered mask tinted, and the work box outlined.
+
+    Raises the same ValueErrors as `inpaint` for the image and mask. Returns an RGB uint8 array.
+    """
+    pixels = normalise_image(image)
+    binary = normalise_mask(mask)
+    if binary.shape != pixels.shape[:2]:
+        binary = resize_mask(binary, (pixels.shape[1], pixels.shape[0]))
+    pixels, binary = outpaint(
+        pixels, binary, request.outpaint_left, request.outpaint_right, request.outpaint_top, request.outpaint_bottom
+    )
+    weight = feather(binary, max(0, min(int(request.mask_blur), MAX_FEATHER)))
+    tint = np.array([255, 0, 160], np.float32)
+    alpha = 0.55 * weight[..., None]
+    out = (pixels.astype(np.float32) * (1 - alpha) + tint * alpha).round().astype(np.uint8)
+    if request.only_masked and binary.any():
+        left, top, right, bottom = crop_box(weight > 0, max(0, int(request.only_masked_padding)))
+        thickness = max(1, min(out.shape[:2]) // 128)
+        cv2.rectangle(out, (left, top), (right - 1, bottom - 1), (0, 120, 255), thickness)
+    return out
+
+
 def _check_pixels(width: int, height: int) -> None:
     if width < 1 or height < 1:
         raise ValueError(f"`image` is empty, got {width}x{height}")
@@ -668,6 +709,8 @@ __all__ = [
     "inpaint",
     "inpainting_models",
     "inpainting_model_for",
+    "mask_from_layers",
+    "mask_preview",
     "normalise_image",
     "normalise_mask",
     "outpaint",
