@@ -14,11 +14,12 @@ from PIL import Image
 class ClipScorer:
     """Embeds images and captions with a CLIP pair and compares them by cosine similarity."""
 
-    def __init__(self, folder: str | Path, device: str = "cpu") -> None:
+    def __init__(self, folder: str | Path, device: str = "cpu", local_files_only: bool = True) -> None:
         from transformers import AutoTokenizer, CLIPModel
 
-        self.model = CLIPModel.from_pretrained(folder, use_safetensors=True).to(device).eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.model = CLIPModel.from_pretrained(folder, use_safetensors=True, local_files_only=local_files_only)
+        self.model = self.model.to(device).eval().requires_grad_(False)
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=local_files_only)
         self.device = device
         vision = self.model.config.vision_config
         self.image_size = vision.image_size

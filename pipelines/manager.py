@@ -97,6 +97,7 @@ class PipelineManager:
         self._budget = self.config.memory_budget
         self._families: OrderedDict[str, _Family] = OrderedDict()  # least recently used first
         self._lock = threading.RLock()  # one device: loads and generations run one at a time
+        self._clips: dict[str, Any] = {}  # CLIP folder/repo -> ClipScorer, or None when it cannot load
 
     # ----------------------------------------------------------------- public API
     @property
@@ -163,6 +164,24 @@ class PipelineManager:
             f"{self.device}: all models were unloaded to free it. Try a smaller size or batch, fewer models at once, "
             "or start the studio with a smaller --memory-budget so large models are offloaded."
         )
+
+    def clip_scorer(self, entry: ModelEntry):
+        """The `ClipScorer` of `entry`'s family (CLIP guidance, CLIP scores), or None when it cannot load here
+        (e.g. a Hub CLIP on an offline machine); loaded once, on first use."""
+        if not entry.clip:
+            return None
+        with self._lock:
+            if entry.clip not in self._clips:
+                from .clip_score import ClipScorer
+
+                try:
+                    self._clips[entry.clip] = ClipScorer(
+                        entry.clip, device=str(self.device), local_files_only=self.config.offline or Path(entry.clip).is_dir()
+                    )
+                except OSError as e:
+                    logger.warning("CLIP %s is not available: %s", entry.clip, e)
+                    self._clips[entry.clip] = None
+            return self._clips[entry.clip]
 
     def report(self) -> list[LoadedModel]:
         """What is loaded, least recently used first."""

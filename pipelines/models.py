@@ -43,6 +43,10 @@ _FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+HUB_CLIP = "openai/clip-vit-base-patch32"
+BUNDLED_CLIP = "shapes-clip"  # the bundled CLIP pair, a sibling folder of the bundled diffusion models
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     """One model the studio can load."""
@@ -59,6 +63,7 @@ class ModelEntry:
     vocabulary: str | None = None  # "shapes" for the bundled shapes-world models (word-level tokenizer)
     loader: str = "DiffusionPipeline"  # diffusers class whose from_pretrained loads it
     variant: str | None = None  # e.g. "fp16" for Hub repos that ship half-precision weights
+    clip: str | None = HUB_CLIP  # CLIP folder or repo for CLIP guidance and CLIP scores
     extras: dict[str, str] = field(default_factory=dict, hash=False, compare=False)  # e.g. {"prior": repo}
     description: str = ""
 
@@ -159,6 +164,7 @@ def entry_from_folder(folder: Path, name: str, kind: str, **overrides) -> ModelE
     family, tasks = _FAMILIES.get(class_name, ("other", (TXT2IMG,)))
     native, multiple = _native_size(folder)
     vocabulary = "shapes" if kind == "bundled" and name.startswith("shapes") else None
+    bundled_clip = folder.parent / BUNDLED_CLIP
     fields = dict(
         family=family,
         tasks=tasks,
@@ -166,6 +172,7 @@ def entry_from_folder(folder: Path, name: str, kind: str, **overrides) -> ModelE
         size_multiple=max(multiple, 8),  # the SD pipelines check height/width % 8
         max_pixels=max(native * native * 4, 64 * 64),
         vocabulary=vocabulary,
+        clip=str(bundled_clip) if vocabulary == "shapes" and bundled_clip.is_dir() else HUB_CLIP,
         supports_lcm="lcm" in name.lower(),
         description=class_name,
     )

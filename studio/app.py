@@ -10,7 +10,7 @@ import gradio as gr
 
 from pipelines.manager import PipelineManager
 
-from . import text_to_image_tab
+from . import inpaint_tab, paint_with_words_tab, text_to_image_tab
 from .sessions import StopFlags
 
 QUEUE_MAX_SIZE = 32  # waiting requests beyond this are refused with "queue full" instead of piling up
@@ -36,6 +36,12 @@ def build_app(manager: PipelineManager) -> gr.Blocks:
         with gr.Tabs(elem_id="studio-tabs"):
             with gr.Tab("Text to image", id="txt2img", elem_id="tab-txt2img"):
                 txt2img = text_to_image_tab.build(manager, stop_flags)
+            with gr.Tab("Guidance lab", id="guidance-lab", elem_id="tab-guidance-lab"):
+                guidance_lab_tab.build(manager, stop_flags)
+            with gr.Tab("Inpainting", id="inpaint", elem_id="tab-inpaint"):
+                inpaint_tab.build(manager, stop_flags, txt2img_gallery=txt2img.gallery)
+            with gr.Tab("Paint with words", id="pww", elem_id="tab-pww"):
+                paint_with_words_tab.build(manager, stop_flags)
         with gr.Accordion("Models", open=False, elem_id="models-panel"):
             models_md = gr.Markdown(_models_markdown(manager), elem_id="models-report")
             with gr.Row():

@@ -228,7 +228,7 @@ def _random_masks(step: int, batch_size: int, size: int) -> torch.Tensor:
 
 def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextModel
+    from transformers import CLIPModel, CLIPTextModel
 
     torch.manual_seed(config.seed)
     sd = ASSETS / "shapes-sd"
@@ -243,7 +243,10 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
         state["conv_in.weight"] = torch.cat([weight, torch.zeros(weight.shape[0], 5, *weight.shape[2:])], dim=1)
         unet.load_state_dict(state)
     else:
-        text_encoder = CLIPTextModel.from_pretrained(ASSETS / "shapes-clip", use_safetensors=True)
+        # The text tower of the bundled CLIP starts the text encoder (as SD starts from OpenAI's CLIP).
+        clip = CLIPModel.from_pretrained(ASSETS / "shapes-clip", use_safetensors=True)
+        text_encoder = CLIPTextModel(clip.config.text_config)
+        text_encoder.load_state_dict(clip.text_model.state_dict())
         unet = UNet2DConditionModel(**unet_config())
     ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)
     noise_scheduler = DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000)
