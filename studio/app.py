@@ -10,7 +10,7 @@ import gradio as gr
 
 from pipelines.manager import PipelineManager
 
-from . import inpaint_tab, paint_with_words_tab, text_to_image_tab
+from . import guidance_lab_tab, inpaint_tab, paint_with_words_tab, text_to_image_tab
 from .sessions import StopFlags
 
 QUEUE_MAX_SIZE = 32  # waiting requests beyond this are refused with "queue full" instead of piling up
