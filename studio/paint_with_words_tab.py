@@ -1,0 +1,378 @@
+"""The Paint with words tab (eDiff-I): paint regions, tie each colour to words of the prompt, generate.
+
+The main action is the API endpoint `/paint_with_words`; its named inputs are the parameters of `generate`.
+The canvas is read as its paint layer (lossless PNG, never the composite with an uploaded picture), and
+anti-aliased stroke edges are snapped to the palette by `pipelines.paint_with_words`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from pipelines.manager import PipelineManager
+from pipelines.models import TXT2IMG
+from pipelines.paint_with_words import (
+    MAX_STRENGTH,
+    PALETTE,
+    PaintWithWordsRequest,
+    Region,
+    brush,
+    paint_with_words,
+    render_labels,
+    resize_labels,
+    snap_to_palette,
+    used_colours,
+)
+from pipelines.samplers import Sampler
+from pipelines.shapes.grammar import unknown_words
+from pipelines.text_to_image import MAX_SEED, MAX_STEPS, StepInfo
+
+from .errors import to_gradio_error
+from .sessions import StopFlags
+
+logger = logging.getLogger(__name__)
+
+DEFAULTS = PaintWithWordsRequest(prompt="", layout=np.zeros((1, 1, 4), np.uint8), regions=())
+HEADERS = ["Colour", "Phrase (words from the prompt)", "Weight"]
+CANVAS = 256  # canvas pixels per side; the layout is resized to the image with NEAREST on the server
+HOW_TO = """**Paint where things go.** ① Write a prompt. ② On the canvas pick the brush (✎, left toolbar), pick a
+colour (palette button) and paint a rough region for each thing. ③ In the table, type the words of the prompt that
+belong in each colour. ④ Generate. Brush colours only *label* regions: the table, not the brush, says what appears
+there. Or press **Load example**."""
+CSS = """<style>
+#pww-result img, #pww-region-map img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated}
+</style>"""
+EXAMPLE_PROMPT = "a red circle above a blue square"
+
+
+@dataclass
+class PaintWithWordsTab:
+    """Handles of the tab's components and its main event, for the app builder."""
+
+    generate_event: gr.events.Dependency
+    result: gr.Image
+
+
+def colour_label(name: str) -> str:
+    """The table's colour cell (HTML): a square in the brush colour and its name; the name is the last word."""
+    b = brush(name)
+    return f'<span style="color:{b.hex}">&#9632;</span> {b.name}'
+
+
+def colour_name(cell: Any) -> str:
+    """The colour name of a table cell: '<span …>■</span> red', '🟥 red', 'red' and '#e53935' all work."""
+    words = re.sub(r"<[^>]*>", " ", str(cell or "")).split()
+    return words[-1] if words else ""
+
+
+def paint_layer(editor_value: dict | None) -> np.ndarray | None:
+    """The RGBA paint layer of the editor's value (not the composite, which mixes in an uploaded picture)."""
+    if not editor_value:
+        return None
+    layers = [layer for layer in editor_value.get("layers") or [] if layer is not None]
+    if not layers:
+        return None
+    layer = np.asarray(layers[0])
+    if layer.ndim == 3 and layer.shape[2] == 3:  # no alpha: everything not white counts
+        return layer
+    return layer.astype(np.uint8)
+
+
+def example_layout(size: int = CANVAS) -> np.ndarray:
+    """An example paint layer: red bottom-left, blue top-right (the opposite of what the prompt says)."""
+    layer = np.zeros((size, size, 4), dtype=np.uint8)
+    a, b = size // 8, size // 2 - size // 16
+    layer[size - b : size - a, a:b] = (*PALETTE[0].rgb, 255)
+    layer[a:b, size - b : size - a] = (*PALETTE[1].rgb, 255)
+    return layer
+
+
+def table_rows(table: Any) -> list[list]:
+    """The Dataframe value as a list of [colour, phrase, weight] rows (Gradio sends pandas or lists)."""
+    if table is None:
+        return []
+    if hasattr(table, "values") and hasattr(table, "columns"):
+        rows = table.values.tolist()
+    elif isinstance(table, dict):
+        rows = table.get("data") or []
+    else:
+        rows = list(table)
+    return [
+        list(r) + [None] * (3 - len(r))
+        for r in rows
+        if r is not None and any(str(c).strip() for c in r if c is not None)
+    ]
+
+
+def regions_from_table(table: Any) -> tuple[list[Region], list[str]]:
+    """Rows → Regions; rows without a phrase are left out and reported."""
+    regions, skipped = [], []
+    for colour, phrase, weight in (r[:3] for r in table_rows(table)):
+        name = colour_name(colour)
+        if not str(phrase or "").strip():
+            skipped.append(name or "?")
+            continue
+        try:
+            w = 1.0 if weight is None or str(weight).strip() == "" else float(weight)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"`regions` weight for {name} must be a number, got {weight!r}") from e
+        regions.append(Region(colour=name, phrase=str(phrase).strip(), weight=w))
+    return regions, skipped
+
+
+def sync_table(editor_value: dict | None, table: Any) -> list[list]:
+    """One row per painted colour, keeping the phrases and weights already typed."""
+    layer = paint_layer(editor_value)
+    typed = {}
+    for colour, phrase, weight in (r[:3] for r in table_rows(table)):
+        if colour_name(colour):
+            typed[colour_name(colour)] = (phrase or "", weight if weight not in (None, "") else 1.0)
+    if layer is None:
+        return [[colour_label(n), p, w] for n, (p, w) in typed.items() if p]  # keep typed rows until painted
+    rows = []
+    for b, _count in used_colours(layer):
+        phrase, weight = typed.get(b.name, ("", 1.0))
+        rows.append([colour_label(b.name), phrase, weight])
+    return rows
+
+
+def layout_preview(editor_value: dict | None, size: int):
+    """The snapped layout at the image size: what the model will get (palette colours on white)."""
+    layer = paint_layer(editor_value)
+    if layer is None:
+        return None
+    return render_labels(resize_labels(snap_to_palette(layer), size, size))
+
+
+def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
+    """Builds the tab inside the current `gr.Blocks`/`gr.Tab` context."""
+    registry = manager.registry
+    model_names = registry.names(TXT2IMG)
+    default = registry.default(TXT2IMG)
+    default_name = default.name if default else None
+
+    gr.HTML(CSS, padding=False)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=6, min_width=340):
+            gr.Markdown(HOW_TO, elem_id="pww-howto")
+            prompt = gr.Textbox(label="Prompt", lines=2, placeholder=f"e.g. {EXAMPLE_PROMPT}", elem_id="pww-prompt")
+            canvas = gr.ImageEditor(
+                label="Layout canvas",
+                type="numpy",
+                image_mode="RGBA",
+                format="png",  # lossless: colours must read exactly
+                layers=False,
+                sources=("upload",),
+                transforms=(),
+                canvas_size=(CANVAS, CANVAS),
+                fixed_canvas=True,
+                brush=gr.Brush(
+                    colors=[b.hex for b in PALETTE], default_color=PALETTE[0].hex, color_mode="fixed", default_size=24
+                ),
+                eraser=gr.Eraser(default_size=24),
+                height=420,
+                elem_id="pww-canvas",
+            )
+            table = gr.Dataframe(
+                value=[],
+                headers=HEADERS,
+                datatype=["html", "str", "number"],
+                column_count=3,
+                interactive=True,
+                static_columns=[0],
+                label="What goes where (one row per painted colour; type the words)",
+                elem_id="pww-table",
+            )
+            strength = gr.Slider(
+                0,
+                MAX_STRENGTH,
+                value=DEFAULTS.strength,
+                step=0.05,
+                label="Paint strength w",
+                info="0 = ignore the paint (plain text to image); 0.1–0.4 usual; higher forces the layout",
+                elem_id="pww-strength",
+            )
+            with gr.Row():
+                generate_btn = gr.Button("Generate", variant="primary", scale=3, elem_id="pww-generate")
+                stop_btn = gr.Button("Stop", variant="stop", scale=1, elem_id="pww-stop")
+                example_btn = gr.Button("Load example", scale=1, elem_id="pww-example")
+            with gr.Accordion("Settings", open=False, elem_id="pww-settings"):
+                model = gr.Dropdown(model_names, value=default_name, label="Model", elem_id="pww-model")
+                negative = gr.Textbox(label="Negative prompt", value="", lines=1, elem_id="pww-negative")
+                with gr.Row():
+                    sampler = gr.Dropdown(
+                        Sampler.labels(), value=DEFAULTS.sampler, label="Sampler", elem_id="pww-sampler"
+                    )
+                    steps = gr.Slider(1, MAX_STEPS, value=DEFAULTS.steps, step=1, label="Steps", elem_id="pww-steps")
+                cfg = gr.Slider(0, 30, value=DEFAULTS.cfg_scale, step=0.5, label="CFG scale", elem_id="pww-cfg")
+                seed = gr.Number(
+                    value=DEFAULTS.seed,
+                    precision=0,
+                    minimum=-1,
+                    maximum=MAX_SEED,
+                    label="Seed (-1 = random; keep one to compare strengths)",
+                    elem_id="pww-seed",
+                )
+        with gr.Column(scale=5, min_width=320):
+            with gr.Row():
+                region_map = gr.Image(
+                    label="Region map (what the model gets)",
+                    type="pil",
+                    format="png",
+                    interactive=False,
+                    buttons=["download"],
+                    height=260,
+                    elem_id="pww-region-map",
+                )
+                result = gr.Image(
+                    label="Result",
+                    type="pil",
+                    format="png",
+                    interactive=False,
+                    buttons=["download"],
+                    height=260,
+                    elem_id="pww-result",
+                )
+            status = gr.Markdown("", elem_id="pww-status")
+            used_seed = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="pww-used-seed")
+            parameters = gr.Textbox(
+                label="Parameters (also stored in the PNG)",
+                lines=3,
+                interactive=False,
+                buttons=["copy"],
+                elem_id="pww-parameters",
+            )
+
+    def generate(
+        prompt: str,
+        layout: dict | None,
+        regions: Any,
+        strength: float = DEFAULTS.strength,
+        negative_prompt: str = "",
+        model: str | None = None,
+        sampler: str = DEFAULTS.sampler,
+        steps: float = DEFAULTS.steps,
+        cfg_scale: float = DEFAULTS.cfg_scale,
+        seed: float = DEFAULTS.seed,
+        request: gr.Request = None,
+        progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
+    ):
+        """Generates an image whose painted regions hold the phrases tied to their colours.
+
+        `layout` is the editor value ({"background", "layers", "composite"}); `regions` rows are
+        [colour, phrase, weight]. Yields previews, then the image, the region map and the parameters.
+        """
+        try:
+            layer = paint_layer(layout)
+            if layer is None:
+                raise ValueError("`layout` is empty: paint at least one region on the canvas")
+            rows, skipped = regions_from_table(regions)
+            if skipped:
+                gr.Warning(f"No words for {', '.join(skipped)}: that paint is ignored. Type a phrase in the table.")
+            entry = manager.entry(model or None, TXT2IMG)
+            req = PaintWithWordsRequest(
+                prompt=prompt or "",
+                layout=layer,
+                regions=tuple(rows),
+                strength=float(strength),
+                negative_prompt=negative_prompt or "",
+                model=entry.name,
+                sampler=sampler or DEFAULTS.sampler,
+                steps=int(steps),
+                cfg_scale=float(cfg_scale),
+                seed=int(seed) if seed is not None else -1,
+            )
+        except (ValueError, TypeError) as e:
+            raise to_gradio_error(ValueError(str(e))) from e
+        if entry.vocabulary == "shapes":
+            unknown = unknown_words(req.prompt + " " + req.negative_prompt)
+            if unknown:
+                gr.Warning(f"{entry.name} does not know: {', '.join(unknown)}. It only knows shapes-world words.")
+
+        session = request.session_hash if request is not None and request.session_hash else "anonymous"
+        stop = stop_flags.start(session)
+        steps_queue: queue.Queue[StepInfo | None] = queue.Queue()
+        outcome: dict = {}
+        started = time.perf_counter()
+        if not manager.is_loaded(entry.name):
+            progress(None, desc=f"Loading {entry.name}…")
+
+        def work():
+            try:
+                outcome["result"] = paint_with_words(
+                    manager, req, on_step=steps_queue.put, stop=stop, preview_every=max(2, req.steps // 4)
+                )
+            except BaseException as e:  # raised in the generator's thread below
+                outcome["error"] = e
+            finally:
+                steps_queue.put(None)
+
+        worker = threading.Thread(target=work, name="paint-with-words", daemon=True)
+        worker.start()
+        try:
+            while (info := steps_queue.get()) is not None:
+                progress((info.step, info.total), desc="Denoising", unit="steps")
+                if info.preview is not None:
+                    yield info.preview, gr.skip(), f"Step {info.step}/{info.total}…", gr.skip(), gr.skip()
+            worker.join()
+        finally:
+            stop.set()
+            stop_flags.finish(session, stop)
+        if "error" in outcome:
+            raise to_gradio_error(outcome["error"])
+        res = outcome["result"]
+        elapsed = time.perf_counter() - started
+        where = "; ".join(f"{p.colour.name} → “{p.phrase}”" for p in res.phrases)
+        note = f"Done in {elapsed:.1f} s · seed {res.seed} · w {req.strength:g} · {where}"
+        if res.stopped_at is not None:
+            note = f"Stopped at step {res.stopped_at}/{req.steps} (partly denoised) · seed {res.seed}"
+        yield res.images[0], res.region_map, note, res.seed, res.parameters[0]
+
+    def on_canvas_change(value: dict | None, table: Any, model_name: str | None):
+        entry = manager.entry(model_name or None, TXT2IMG)
+        return sync_table(value, table), layout_preview(value, entry.native_size)
+
+    def stop_generation(request: gr.Request):
+        stopped = stop_flags.stop(request.session_hash or "anonymous")
+        return "Stopping…" if stopped else gr.skip()
+
+    def load_example():
+        layer = example_layout()
+        value = {"background": None, "layers": [layer], "composite": layer}
+        rows = [[colour_label("red"), "red circle", 1.0], [colour_label("blue"), "blue square", 1.0]]
+        return EXAMPLE_PROMPT, value, rows, 0.3
+
+    inputs = [prompt, canvas, table, strength, negative, model, sampler, steps, cfg, seed]
+    outputs = [result, region_map, status, used_seed, parameters]
+    generate_event = generate_btn.click(
+        generate,
+        inputs=inputs,
+        outputs=outputs,
+        api_name="paint_with_words",
+        concurrency_id="device",
+        concurrency_limit=1,
+        show_progress="full",
+        show_progress_on=[result],
+    )
+    canvas.change(
+        on_canvas_change,
+        inputs=[canvas, table, model],
+        outputs=[table, region_map],
+        queue=False,
+        trigger_mode="always_last",
+        api_visibility="private",
+    )
+    stop_btn.click(stop_generation, inputs=None, outputs=[status], queue=False, api_visibility="private")
+    example_btn.click(
+        load_example, inputs=None, outputs=[prompt, canvas, table, strength], queue=False, api_visibility="private"
+    )
+    return PaintWithWordsTab(generate_event=generate_event, result=result)
