@@ -339,7 +339,10 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
 
     def on_canvas_change(value: dict | None, table: Any, model_name: str | None):
         entry = manager.entry(model_name or None, TXT2IMG)
-        return sync_table(value, table), layout_preview(value, entry.native_size)
+        rows = sync_table(value, table)
+        same = [colour_name(r[0]) for r in rows] == [colour_name(r[0]) for r in table_rows(table)]
+        # Same colours as listed: leave the table alone, so a late stroke event never undoes typing.
+        return (gr.skip() if same else rows), layout_preview(value, entry.native_size)
 
     def stop_generation(request: gr.Request):
         stopped = stop_flags.stop(request.session_hash or "anonymous")
