@@ -71,6 +71,13 @@ class Method(enum.Enum):
                 return method
         raise ValueError(f"`method` must be one of {cls.labels()}, got {label!r}")
 
+    @property
+    def short(self) -> str:
+        """A caption for results: which of GLIDE's two ways made the image."""
+        return {"REPLACE": "(a) any model: replacement", "INPAINT_MODEL": "(b) inpainting model"}.get(
+            self.name, "both"
+        )
+
     def runs(self) -> tuple[Method, ...]:
         return (Method.REPLACE, Method.INPAINT_MODEL) if self is Method.BOTH else (self,)
 
@@ -101,7 +108,7 @@ class InpaintRequest:
 @dataclass(frozen=True)
 class InpaintResult:
     images: list[Image.Image]  # one per method run, in `labels` order, each with `.info["parameters"]`
-    labels: list[str]  # method labels
+    labels: list[str]  # short method captions, "(a) …" / "(b) …"
     parameters: list[str]
     notes: list[str]  # things the person should know (full mask = text-to-image, converted image mode...)
     seed: int
@@ -228,9 +235,10 @@ def mask_from_layers(layers, size: tuple[int, int]) -> np.ndarray:
     return mask
 
 
-def mask_preview(image, mask, request: InpaintRequest) -> np.ndarray:
+def mask_preview(image, mask, request: InpaintRequest, display_size: int = 256) -> np.ndarray:
     """What will be regenerated: the (outpainted) canvas with the feathered mask tinted, and the work box outlined.
 
+    Small images are enlarged by a whole factor (nearest neighbour) to about `display_size` so the mask is visible.
     Raises the same ValueErrors as `inpaint` for the image and mask. Returns an RGB uint8 array.
     """
     pixels = normalise_image(image)
@@ -246,8 +254,16 @@ def mask_preview(image, mask, request: InpaintRequest) -> np.ndarray:
     out = (pixels.astype(np.float32) * (1 - alpha) + tint * alpha).round().astype(np.uint8)
     if request.only_masked and binary.any():
         left, top, right, bottom = crop_box(weight > 0, max(0, int(request.only_masked_padding)))
+    else:
+        left = top = right = bottom = None
+    factor = max(1, display_size // max(out.shape[:2]))
+    if factor > 1:
+        out = np.repeat(np.repeat(out, factor, axis=0), factor, axis=1)
+    if left is not None:
         thickness = max(1, min(out.shape[:2]) // 128)
-        cv2.rectangle(out, (left, top), (right - 1, bottom - 1), (0, 120, 255), thickness)
+        cv2.rectangle(
+            out, (left * factor, top * factor), (right * factor - 1, bottom * factor - 1), (0, 120, 255), thickness
+        )
     return out
 
 
@@ -539,7 +555,7 @@ def _generate(manager, request, entries, pixels, weight, box, notes, on_step, st
         text = _parameters(request, entry, run, pixels.shape)
         attach(result, text)
         images.append(result)
-        labels.append(run.label)
+        labels.append(run.short)
         texts.append(text)
     return InpaintResult(
         images=images,

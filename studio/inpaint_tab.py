@@ -39,10 +39,12 @@ logger = logging.getLogger(__name__)
 
 DEFAULTS = InpaintRequest(prompt="")
 SIDES = ["left", "right", "top", "bottom"]
-HELP = """**1.** Upload an image (or take the last one from *Text to image*). **2.** Paint over what should change —
-the painted part is regenerated, everything else is kept pixel for pixel. **3.** Say what should be there and press
-**Inpaint**. *Any model* works with every text-to-image model (GLIDE's replacement trick); *Inpainting model* uses a
-model trained for it (its UNet also sees the mask). *Both* runs them side by side on the same seed."""
+HELP = """**1.** Upload an image (or take the selected one from *Text to image*).
+**2.** Pick the brush (✎ in the editor's left toolbar; the eraser, brush size, undo and clear are there too) and
+paint over what should change — the painted part is regenerated, everything else is kept pixel for pixel.
+**3.** Say what should be there and press **Inpaint**. *Any model* works with every text-to-image model (GLIDE's
+replacement trick); *Inpainting model* uses a model trained for it (its UNet also sees the mask). *Both* runs them
+side by side on the same seed."""
 
 
 @dataclass
@@ -95,7 +97,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                 format="png",  # lossless: the mask is read exactly
                 layers=False,
                 sources=["upload", "clipboard"],
-                brush=gr.Brush(default_size=8, colors=["#ff00a0"], color_mode="fixed"),
+                brush=gr.Brush(default_size=8, colors=[("#ff00a0", 0.6)], color_mode="fixed"),
                 eraser=gr.Eraser(default_size=8),
                 transforms=[],
                 canvas_size=(512, 512),
@@ -212,7 +214,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
             )
             status = gr.Markdown("", elem_id="inpaint-status")
             preview = gr.Image(
-                label="Mask preview: tinted = regenerated, blue box = the area worked on",
+                label="Mask preview (pink = regenerated)",
                 type="numpy",
                 format="png",
                 interactive=False,
@@ -302,8 +304,15 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         note = f"{len(result.images)} image(s) in {elapsed:.1f} s · seed {result.seed}"
         if result.stopped_at is not None:
             note = f"Stopped at step {result.stopped_at} (partly denoised) · seed {result.seed}"
-        if result.notes:
-            note += "\n\n" + "\n".join(f"- {n}" for n in result.notes)
+        notes = list(result.notes)
+        if result.crop_box is not None:
+            left, top, right, bottom = result.crop_box
+            notes.append(
+                f"Only the {right - left}×{bottom - top} box around the mask (blue in the preview) was inpainted, "
+                "at the model's own size, and pasted back."
+            )
+        if notes:
+            note += "\n\n" + "\n".join(f"- {n}" for n in notes)
         overlay = mask_preview(result.canvas, result.mask, req)
         return (
             [(im, label) for im, label in zip(result.images, result.labels, strict=True)],
@@ -377,6 +386,33 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         outputs=[preview, status],
         queue=False,
         api_visibility="private",
+    )
+    editor.change(
+        show_preview,
+        inputs=preview_inputs,
+        outputs=[preview, status],
+        queue=False,
+        trigger_mode="always_last",
+        show_progress="hidden",
+        api_visibility="private",
+    )
+
+    def check_size(editor_value, model_name, only):
+        """A big upload for a small model: turn on 'only the masked area' and say why (nothing silent)."""
+        if not editor_value or editor_value.get("background") is None or only:
+            return gr.skip()
+        height, width = editor_value["background"].shape[:2]
+        entry = manager.entry(model_name or None, TXT2IMG)
+        if width * height > entry.max_pixels or width % entry.size_multiple or height % entry.size_multiple:
+            gr.Info(
+                f"This image is {width}×{height}; {entry.name} works at {entry.native_size}×{entry.native_size}. "
+                "'Only the masked area' is now on: a box around your mask is inpainted at the model's size."
+            )
+            return True
+        return gr.skip()
+
+    editor.upload(
+        check_size, inputs=[editor, model, only_masked], outputs=[only_masked], queue=False, api_visibility="private"
     )
     stop_btn.click(stop_generation, inputs=None, outputs=[status], queue=False, api_visibility="private")
 

@@ -36,7 +36,7 @@ def test_mask_outside_is_untouched(inpaint_manager, scene, right_mask, method):
 
 def test_both_side_by_side_use_the_same_seed(inpaint_manager, scene, right_mask):
     both = run(inpaint_manager, scene, right_mask, method=Method.BOTH.label)
-    assert both.labels == [Method.REPLACE.label, Method.INPAINT_MODEL.label]
+    assert both.labels == [Method.REPLACE.short, Method.INPAINT_MODEL.short]
     a = run(inpaint_manager, scene, right_mask, method=Method.REPLACE.label)
     b = run(inpaint_manager, scene, right_mask, method=Method.INPAINT_MODEL.label)
     assert np.array_equal(np.asarray(both.images[0]), np.asarray(a.images[0]))

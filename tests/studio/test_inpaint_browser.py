@@ -1,0 +1,103 @@
+"""The Inpainting tab in headless Chromium: upload an image, paint a stroke with the mouse, run, and check that the
+server received a non-empty mask where the stroke was (not only that the page looks right)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import studio.inpaint_tab as inpaint_tab
+from pipelines.shapes.render import PlacedShape, draw
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--enable-unsafe-swiftshader",  # the editor draws with WebGL: without it nothing is drawn
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} missing: `apt-get install -y chromium`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def received(monkeypatch):
+    """What the server's `inpaint` call got: the handler looks `inpaint` up at call time, so a spy sees it."""
+    calls = []
+    real = inpaint_tab.inpaint
+
+    def spy(manager, request, image, mask, **kwargs):
+        calls.append({"request": request, "image": np.asarray(image).copy(), "mask": np.asarray(mask).copy()})
+        return real(manager, request, image, mask, **kwargs)
+
+    monkeypatch.setattr(inpaint_tab, "inpaint", spy)
+    return calls
+
+
+def test_upload_paint_a_stroke_and_inpaint(browser, studio_url, received, tmp_path):
+    scene = draw([PlacedShape("red", "circle", 16, 32, 10), PlacedShape("blue", "square", 48, 32, 10)])
+    upload = tmp_path / "scene.png"
+    Image.fromarray(scene).save(upload)
+
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(studio_url, wait_until="domcontentloaded")
+        page.get_by_role("tab", name="Inpainting").click()  # inactive tabs are not rendered until clicked
+        editor = page.locator("#inpaint-editor")
+        editor.wait_for(timeout=30_000)
+        editor.locator("input[type=file]").first.set_input_files(str(upload))
+        editor.get_by_role("button", name="Brush").first.wait_for(timeout=30_000)
+        editor.get_by_role("button", name="Brush").first.click()
+        page.wait_for_timeout(500)
+
+        # A horizontal stroke from the centre of the canvas to the right: the image is centred in the canvas,
+        # so the mask must lie on the middle rows, in the right half of the image.
+        canvas = editor.locator("canvas").first.bounding_box()
+        cx, cy = canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2
+        page.mouse.move(cx + 30, cy)
+        page.mouse.down()
+        for k in range(1, 21):
+            page.mouse.move(cx + 30 + 6 * k, cy, steps=2)
+        page.mouse.up()
+        page.wait_for_timeout(500)
+
+        page.locator("#inpaint-prompt textarea").fill("a green triangle on the right")
+        page.locator("#inpaint-generate").click()
+        page.locator("#inpaint-status").get_by_text("image(s) in").wait_for(timeout=120_000)
+        page.locator("#inpaint-gallery img").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(1000)  # let the images load before the screenshot
+        shot = Path(os.environ.get("STUDIO_SCREENSHOT_DIR", tmp_path)) / "inpaint.png"
+        page.screenshot(path=str(shot), full_page=True)
+    finally:
+        context.close()
+
+    (call,) = received
+    assert call["image"].shape[:2] == (64, 64)
+    assert np.array_equal(call["image"][..., :3], scene)  # PNG, not lossy WebP
+    mask = call["mask"]
+    assert mask.shape == (64, 64) and mask.dtype == bool
+    assert mask.sum() > 40, "the server received an empty mask: the stroke was not drawn"
+    rows, cols = np.nonzero(mask)
+    assert abs(rows.mean() - 32) < 8  # the stroke's row
+    assert cols.min() >= 28 and cols.max() > 48  # from just right of the centre to the right
+    assert call["request"].prompt == "a green triangle on the right"
