@@ -88,11 +88,11 @@ def paint_layer(editor_value: dict | None) -> np.ndarray | None:
 
 
 def example_layout(size: int = CANVAS) -> np.ndarray:
-    """An example paint layer: red bottom-left, blue top-right (the opposite of what the prompt says)."""
+    """An example paint layer: red top-left, blue bottom-right (the prompt says only "above", not which side)."""
     layer = np.zeros((size, size, 4), dtype=np.uint8)
-    a, b = size // 8, size // 2 - size // 16
-    layer[size - b : size - a, a:b] = (*PALETTE[0].rgb, 255)
-    layer[a:b, size - b : size - a] = (*PALETTE[1].rgb, 255)
+    a, b = size // 32, size // 2 - size // 32  # a region of ~ 7/16 of the side around each quarter's centre
+    layer[a:b, a:b] = (*PALETTE[0].rgb, 255)
+    layer[size - b : size - a, size - b : size - a] = (*PALETTE[1].rgb, 255)
     return layer
 
 
