@@ -244,3 +244,66 @@ def test_rgb_layout_reads_white_as_unpainted():
     layout[1, 1] = (250, 250, 245)  # near white
     assert snap_to_palette(layout).tolist() == [[4, 0], [0, 0]]
     assert [(b.name, n) for b, n in used_colours(layout)] == [("yellow", 1)]
+
+
+# ----------------------------------------------------------------------------- σ, batches, other UNets
+@pytest.mark.parametrize("karras", [False, True])
+def test_sigma_is_the_schedulers_sigma(tiny_folder, karras):
+    from diffusers import EulerDiscreteScheduler
+
+    scheduler = EulerDiscreteScheduler.from_pretrained(
+        tiny_folder / "scheduler", local_files_only=True, use_karras_sigmas=karras
+    )
+    scheduler.set_timesteps(12)
+    state = PaintState(np.zeros((4, 4), np.uint8), torch.zeros(7, 16), 0.3, True, scheduler.alphas_cumprod)
+    for t, sigma in zip(scheduler.timesteps, scheduler.sigmas[:-1], strict=True):
+        state.set_timestep(t, (16, 16))  # Karras timesteps are fractional: σ is interpolated like the scheduler's
+        assert state.sigma == pytest.approx(float(sigma), rel=2e-3)
+
+
+def test_only_the_conditional_half_is_biased_for_batches():
+    state = PaintState(np.zeros((4, 4), np.uint8), torch.zeros(7, 16), 0.3, True, torch.linspace(0.99, 0.1, 10))
+    assert state.conditional_rows(4, "cpu").tolist() == [0, 0, 1, 1]  # [uncond × 2, cond × 2]
+    state.cfg = False  # CFG off (scale <= 1): every sample is conditional
+    assert state.conditional_rows(2, "cpu").tolist() == [1, 1]
+
+
+def test_batch_uses_consecutive_seeds(shared_manager):
+    batch = paint_with_words(shared_manager, request(batch_size=2, seed=20))
+    single = paint_with_words(shared_manager, request(seed=21))
+    assert len(batch.images) == 2
+    np.testing.assert_allclose(np.asarray(batch.images[1]), np.asarray(single.images[0]), atol=2)
+
+
+def test_processor_matches_the_formula_on_an_sd2_style_unet():
+    """SD 2.x blocks: linear projections, per-block head dims, upcast attention."""
+    torch.manual_seed(1)
+    unet = UNet2DConditionModel(
+        sample_size=8,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=24,
+        attention_head_dim=(4, 8),
+        use_linear_projection=True,
+        upcast_attention=True,
+        norm_num_groups=16,
+    ).eval()
+    labels = np.zeros((32, 32), dtype=np.uint8)
+    labels[8:24, 8:24] = 3
+    weights = torch.zeros(len(PALETTE) + 1, 10)
+    weights[3, [4, 5, 6]] = 2.0
+    state = PaintState(labels, weights, strength=0.25, cfg=False, alphas_cumprod=torch.linspace(0.999, 0.01, 1000))
+    state.set_timestep(torch.tensor(400.0), (8, 8))
+    names = [n for n in unet.attn_processors if n.endswith("attn2.processor")]
+    for name in (names[0], names[-2]):  # an 8x8 and a 4x4 layer
+        attn = unet.get_submodule(name.removesuffix(".processor"))
+        side = 8 if name.startswith("down_blocks.0") or name.startswith("up_blocks.1") else 4
+        x = torch.randn(1, side * side, attn.to_q.in_features)
+        context = torch.randn(1, 10, 24)
+        with torch.no_grad():
+            got = PaintWithWordsAttnProcessor(attn.processor, state)(attn, x, encoder_hidden_states=context)
+            m = weights[torch.from_numpy(resize_labels(labels, side, side).astype(np.int64)).flatten()]
+            want = direct_attention(attn, x, context, m, 0.25, state.sigma, conditional=[True])
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
