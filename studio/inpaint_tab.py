@@ -111,13 +111,18 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                     )
                 preview_btn = gr.Button("Show mask preview", size="sm", elem_id="inpaint-preview-btn")
             prompt = gr.Textbox(
+                value="",
                 label="What should be in the painted area",
                 lines=2,
                 placeholder="e.g. a green triangle on the right",
                 elem_id="inpaint-prompt",
             )
             negative = gr.Textbox(
-                label="Negative prompt", lines=1, placeholder="What to avoid (optional)", elem_id="inpaint-negative"
+                value="",
+                label="Negative prompt",
+                lines=1,
+                placeholder="What to avoid (optional)",
+                elem_id="inpaint-negative",
             )
             method = gr.Radio(
                 Method.labels(),
