@@ -225,7 +225,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
         with gr.Column(scale=5, min_width=320):
             with gr.Row():
                 region_map = gr.Image(
-                    label="Region map (what the model gets)",
+                    label="Region map",
                     type="pil",
                     format="png",
                     interactive=False,
