@@ -307,3 +307,15 @@ def test_processor_matches_the_formula_on_an_sd2_style_unet():
             m = weights[torch.from_numpy(resize_labels(labels, side, side).astype(np.int64)).flatten()]
             want = direct_attention(attn, x, context, m, 0.25, state.sigma, conditional=[True])
         torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+
+
+def test_processors_come_back_when_generation_fails_midway(shared_manager):
+    unet = shared_manager.pipeline("tiny-sd").unet
+    processors = dict(unet.attn_processors)
+
+    def fail(info):
+        raise RuntimeError("interrupted at step 1")
+
+    with pytest.raises(RuntimeError, match="interrupted at step 1"):
+        paint_with_words(shared_manager, request(), on_step=fail)
+    assert unet.attn_processors == processors and not unet._forward_pre_hooks
