@@ -43,8 +43,12 @@ class Case:
     shape: str
 
 
-def make_cases(count: int, seed: int = 0) -> list[Case]:
-    """Scenes with two objects on opposite sides; the mask covers B, the prompt asks for C at B's place."""
+def make_cases(count: int, seed: int = 0, style: str = "object") -> list[Case]:
+    """Scenes with two objects on opposite sides; the mask covers B, the prompt asks for C at B's place.
+
+    style "object": "a green triangle on the right"; "scene": the whole new scene, "a red circle to the left of a
+    green triangle" (the captions the bundled model was trained on describe whole scenes).
+    """
     from pipelines.shapes.grammar import COLOURS, SHAPES, SIZES, place_phrase
     from pipelines.shapes.render import PlacedShape, draw
 
@@ -66,6 +70,9 @@ def make_cases(count: int, seed: int = 0) -> list[Case]:
         x, y = centres[place_b]
         mask[max(y - r, 0) : y + r + 1, max(x - r, 0) : x + r + 1] = True
         prompt = f"a {col_c} {shape_c} {place_phrase(place_b)}"
+        if style == "scene":
+            relation = {"left": "to the left of", "right": "to the right of", "top": "above", "bottom": "below"}
+            prompt = f"a {col_a} {shape_a} {relation[place_a]} a {col_c} {shape_c}"
         cases.append(Case(image, mask, prompt, str(col_c), str(shape_c)))
     return cases
 
@@ -119,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sampler", default="DPM++ 2M")
     parser.add_argument("--cfg", type=float, default=7.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--prompt-style", choices=("object", "scene"), default="object")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--tiny", action="store_true", help="smoke run on tiny random models")
     parser.add_argument("--save", type=Path, default=None, help="folder for a few example images")
@@ -143,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     runs = method.runs()
     stats = {m: {"hit": [], "colour": [], "outside": [], "seam": [], "seconds": []} for m in runs}
     originals = []
-    cases = make_cases(args.cases, args.seed)
+    cases = make_cases(args.cases, args.seed, args.prompt_style)
     for i, case in enumerate(cases):
         request = InpaintRequest(
             prompt=case.prompt,
@@ -174,7 +182,10 @@ def main(argv: list[str] | None = None) -> None:
                 cv2.imwrite(str(args.save / f"{i:02d}-original.png"), cv2.cvtColor(case.image, cv2.COLOR_RGB2BGR))
 
     title = "tiny random models (smoke run: numbers mean nothing)" if args.tiny else f"{args.model}"
-    print(f"\nInpainting on {len(cases)} shapes scenes, {title}, {args.sampler}, {args.steps} steps, CFG {args.cfg}")
+    print(
+        f"\nInpainting on {len(cases)} shapes scenes ({args.prompt_style} prompts), {title}, {args.sampler}, "
+        f"{args.steps} steps, CFG {args.cfg}"
+    )
     print("| Method | Hit (colour+shape in mask) | Colour hit | Outside max abs diff | Seam (median) | s/image |")
     print("|---|---|---|---|---|---|")
     for run in runs:
