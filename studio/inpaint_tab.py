@@ -213,7 +213,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                 format="png",
                 type="pil",
                 columns=2,
-                height=360,
+                height="auto",
                 object_fit="contain",
                 elem_id="inpaint-gallery",
             )
