@@ -16,7 +16,7 @@ from pipelines.models import TXT2IMG
 from pipelines.samplers import Sampler
 from pipelines.text_to_image import MAX_SEED, MAX_STEPS
 
-from .errors import to_gradio_error
+from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
 from .worker import in_worker
 
@@ -64,7 +64,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
                 label="Prompt", lines=2, placeholder="e.g. a red circle above a blue square", elem_id="lab-prompt"
             )
             negative = gr.Textbox(
-                label="Negative prompt (used by the 'negative prompt' row)", lines=1, elem_id="lab-negative"
+                value="", label="Negative prompt (used by the 'negative prompt' row)", lines=1, elem_id="lab-negative"
             )
             methods = gr.CheckboxGroup(
                 [m.label for m in GuidanceMethod],
@@ -154,9 +154,11 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
     def stop_run(request: gr.Request):
         return "Stopping…" if stop_flags.stop(request.session_hash or "anonymous") else gr.skip()
 
+    lab_inputs = [prompt, negative, model, methods, strengths, sampler, steps, seed]
+    explain_unreadable_inputs(lab_inputs, run)  # an undecodable value: a message, not a crash
     run_event = run_btn.click(
         run,
-        inputs=[prompt, negative, model, methods, strengths, sampler, steps, seed],
+        inputs=lab_inputs,
         outputs=[cells, status, grid_png],
         api_name="guidance_grid",
         concurrency_id="device",

@@ -32,7 +32,7 @@ from pipelines.samplers import Sampler
 from pipelines.shapes.grammar import unknown_words
 from pipelines.text_to_image import MAX_SEED, MAX_STEPS, StepInfo
 
-from .errors import to_gradio_error
+from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
 
 logger = logging.getLogger(__name__)
@@ -365,6 +365,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         outpaint_pixels,
     ]
     outputs = [gallery, used_seed, status, parameters, preview]
+    explain_unreadable_inputs(inputs, generate)  # a non-image, truncated or bomb upload: a message, not a crash
     generate_event = gr.on(
         triggers=[inpaint_btn.click, prompt.submit],
         fn=generate,

@@ -36,7 +36,7 @@ from pipelines.samplers import Sampler
 from pipelines.shapes.grammar import unknown_words
 from pipelines.text_to_image import MAX_SEED, MAX_STEPS, StepInfo
 
-from .errors import to_gradio_error
+from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
 
 logger = logging.getLogger(__name__)
@@ -356,6 +356,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
 
     inputs = [prompt, canvas, table, strength, negative, model, sampler, steps, cfg, seed]
     outputs = [result, region_map, status, used_seed, parameters]
+    explain_unreadable_inputs(inputs, generate)  # a non-image, truncated or bomb layer: a message, not a crash
     generate_event = generate_btn.click(
         generate,
         inputs=inputs,

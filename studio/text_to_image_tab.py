@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 import gradio as gr
+from PIL import Image
 
 from pipelines.manager import PipelineManager
 from pipelines.models import TXT2IMG, ModelEntry
@@ -20,7 +21,7 @@ from pipelines.samplers import Sampler
 from pipelines.shapes.grammar import unknown_words
 from pipelines.text_to_image import MAX_BATCH, MAX_SEED, MAX_STEPS, StepInfo, TextToImageRequest, text_to_image
 
-from .errors import to_gradio_error
+from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
 
 logger = logging.getLogger(__name__)
@@ -264,7 +265,10 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
         """Restores every setting from a PNG's `parameters` chunk."""
         if not path:
             return [gr.skip()] * 10
-        text = read_parameters(path)
+        try:
+            text = read_parameters(path)
+        except (OSError, Image.DecompressionBombError) as e:  # not an image, truncated, or a bomb
+            raise gr.Error(f"This file is not a PNG the studio can read ({type(e).__name__}).") from e
         if not text:
             gr.Warning("This PNG has no generation parameters.")
             return [gr.skip()] * 10
@@ -292,6 +296,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
 
     inputs = [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch]
     outputs = [gallery, used_seed, status, parameters]
+    explain_unreadable_inputs(inputs, generate)  # a NaN or an undecodable value: a message, not a crash
     generate_event = gr.on(
         triggers=[generate_btn.click, prompt.submit],
         fn=generate,
