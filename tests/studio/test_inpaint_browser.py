@@ -79,7 +79,9 @@ def test_upload_paint_a_stroke_and_inpaint(browser, studio_url, received, tmp_pa
         for k in range(1, 21):
             page.mouse.move(cx + 30 + 6 * k, cy, steps=2)
         page.mouse.up()
-        page.wait_for_timeout(500)
+        # The editor sends the painted layer to the server on change; the live mask preview appears once it has
+        # arrived (clicking Inpaint before that could send the layer as it was before the stroke).
+        page.locator("#inpaint-mask-preview img").wait_for(timeout=60_000)
 
         page.locator("#inpaint-prompt textarea").fill("a green triangle on the right")
         page.locator("#inpaint-generate").click()
