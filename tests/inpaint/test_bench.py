@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from bench.inpaint import hit, make_cases, seam_score
+from bench.inpaint import hit, main, make_cases, seam_score
 from pipelines.shapes.grammar import PLACES, SIZES
 from pipelines.shapes.render import PlacedShape, draw
 
@@ -24,3 +25,12 @@ def test_an_oracle_fill_is_a_hit_and_a_noise_fill_has_a_seam():
         noisy = case.image.copy()
         noisy[case.mask] = np.random.default_rng(0).integers(0, 255, (int(case.mask.sum()), 3))
         assert seam_score(oracle, case.mask) < 0.1 < seam_score(noisy, case.mask)
+
+
+@pytest.mark.slow
+def test_the_bench_runs_end_to_end_on_tiny_models(capsys):
+    main(["--tiny", "--cases", "2", "--steps", "2"])
+    table = capsys.readouterr().out
+    assert "| Any model (replace known region) |" in table and "| Inpainting model (9-channel UNet) |" in table
+    rows = [line for line in table.splitlines() if line.startswith("| Any model") or line.startswith("| Inpainting")]
+    assert all(line.split("|")[4].strip() == "0" for line in rows)  # outside max abs diff
