@@ -37,14 +37,21 @@ def robust_manager(robust_models_dir) -> PipelineManager:
 
 
 @pytest.fixture(scope="session")
-def robust_app(robust_manager):
-    """(demo, url): the whole studio launched in this process, on a free port."""
+def robust_app(robust_manager, tmp_path_factory):
+    """(demo, url): the whole studio launched in this process, on a free port, with its own Gradio cache folder
+    (so the soak counts only this app's temp files, not those of other test runs on the machine)."""
+    previous = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio-cache"))
     demo = build_app(robust_manager)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True, **launch_options())
     try:
         yield demo, demo.local_url
     finally:
         demo.close()
+        if previous is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = previous
 
 
 @pytest.fixture(scope="session")
