@@ -56,7 +56,15 @@ def quality_table(manager: PipelineManager, clip: ClipScorer, prompts: list[str]
     for prompt in prompts:
         for seed in seeds:
             results = manager.run(
-                render_cells, manager.request_pipeline(MODEL, sampler=SAMPLER), cells, prompt, "", seed, STEPS, 64, 64,
+                render_cells,
+                manager.request_pipeline(MODEL, sampler=SAMPLER),
+                cells,
+                prompt,
+                "",
+                seed,
+                STEPS,
+                64,
+                64,
                 clip=clip,
             )
             scores = clip.score([r.image for r in results], [prompt] * len(results))
@@ -89,11 +97,18 @@ def speed(manager: PipelineManager, repeats: int) -> tuple[float, float]:
     grid, sequential = [], []
     for r in range(repeats):
         start = time.perf_counter()
-        manager.run(render_cells, manager.request_pipeline(MODEL, sampler=SAMPLER), cells, "a red circle", "", r, STEPS, 64, 64)
+        manager.run(
+            render_cells, manager.request_pipeline(MODEL, sampler=SAMPLER), cells, "a red circle", "", r, STEPS, 64, 64
+        )
         grid.append(time.perf_counter() - start)
         start = time.perf_counter()
         for cell in cells:
-            text_to_image(manager, TextToImageRequest("a red circle", model=MODEL, sampler=SAMPLER, steps=STEPS, cfg_scale=cell.strength, seed=r))
+            text_to_image(
+                manager,
+                TextToImageRequest(
+                    "a red circle", model=MODEL, sampler=SAMPLER, steps=STEPS, cfg_scale=cell.strength, seed=r
+                ),
+            )
         sequential.append(time.perf_counter() - start)
     return statistics.median(grid), statistics.median(sequential)
 
@@ -108,7 +123,10 @@ def main() -> None:
     seeds = [0, 1]
     if args.quick:
         prompts, seeds = prompts[::6], [0]
-    print(f"## Guidance methods on {MODEL}: {len(prompts)} held-out prompts x {len(seeds)} seeds, {SAMPLER}, {STEPS} steps\n")
+    print(
+        f"## Guidance methods on {MODEL}: {len(prompts)} held-out prompts x {len(seeds)} seeds, "
+        f"{SAMPLER}, {STEPS} steps\n"
+    )
     print("| method | strength | adherence (judge) | CLIP score | clipped px | mean saturation | s/img |")
     print("|---|---|---|---|---|---|---|")
     for row in quality_table(manager, clip, prompts, seeds):

@@ -53,7 +53,9 @@ class ClipScorer:
         max_length = self.tokenizer.model_max_length
         if max_length > 512:
             max_length = self.model.config.text_config.max_position_embeddings
-        tokens = self.tokenizer(captions, padding="max_length", max_length=max_length, truncation=True, return_tensors="pt")
+        tokens = self.tokenizer(
+            captions, padding="max_length", max_length=max_length, truncation=True, return_tensors="pt"
+        )
         features = self.model.get_text_features(input_ids=tokens.input_ids.to(self.device))
         features = getattr(features, "pooler_output", features)
         return torch.nn.functional.normalize(features, dim=-1)

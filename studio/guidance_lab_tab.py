@@ -81,7 +81,11 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
                 sampler = gr.Dropdown(Sampler.labels(), value=DEFAULTS.sampler, label="Sampler", elem_id="lab-sampler")
                 steps = gr.Slider(1, MAX_STEPS, value=DEFAULTS.steps, step=1, label="Steps", elem_id="lab-steps")
             seed = gr.Number(
-                value=DEFAULTS.seed, precision=0, minimum=-1, maximum=MAX_SEED, label="Seed (-1 = random)",
+                value=DEFAULTS.seed,
+                precision=0,
+                minimum=-1,
+                maximum=MAX_SEED,
+                label="Seed (-1 = random)",
                 elem_id="lab-seed",
             )
             with gr.Row():
@@ -91,12 +95,20 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
                 gr.Markdown(_method_notes())
         with gr.Column(scale=6, min_width=320):
             cells = gr.Gallery(
-                label="Cells (rows = methods, columns = strengths)", format="png", type="pil", columns=3,
-                height=520, object_fit="contain", elem_id="lab-cells",
+                label="Cells (rows = methods, columns = strengths)",
+                format="png",
+                type="pil",
+                columns=3,
+                height=520,
+                object_fit="contain",
+                elem_id="lab-cells",
             )
             status = gr.Markdown("", elem_id="lab-status")
             grid_png = gr.Image(
-                label="The whole grid (PNG with its parameters)", type="pil", format="png", interactive=False,
+                label="The whole grid (PNG with its parameters)",
+                type="pil",
+                format="png",
+                interactive=False,
                 elem_id="lab-grid",
             )
 

@@ -2,10 +2,10 @@
 unconditional predictions of one step into the prediction the sampler uses.
 
 `methods.py` lists them (labels for the UI, what "strength" means for each, where each applies);
-`lab.py` renders a grid of (method, strength) cells from one prompt and one initial noise.
+`guide.py` applies one to a step; `lab.py` renders a batch of (method, strength) cells from one noise;
+`grid.py` runs a whole lab grid through the pipeline manager and composes its PNG.
 """
 
-from .context import StepContext
-from .methods import GuidanceMethod, guide
+from .methods import GuidanceMethod
 
-__all__ = ["GuidanceMethod", "StepContext", "guide"]
+__all__ = ["GuidanceMethod"]

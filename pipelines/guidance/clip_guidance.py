@@ -29,11 +29,11 @@ def clip_guided(
     text_embedding: torch.Tensor,
 ) -> torch.Tensor:
     """Args:
-        eps_cond: ε(x_t, c), (B, C, H, W).
-        scale: s, in units of `GRADIENT_UNIT`.
-        to_image: x̂0 -> images in [0, 1], (B, 3, H', W') (the VAE decode for latent models).
-        image_embeddings: images -> unit-norm CLIP embeddings (B, D); differentiable.
-        text_embedding: unit-norm CLIP embedding of the caption, (1, D) or (B, D).
+    eps_cond: ε(x_t, c), (B, C, H, W).
+    scale: s, in units of `GRADIENT_UNIT`.
+    to_image: x̂0 -> images in [0, 1], (B, 3, H', W') (the VAE decode for latent models).
+    image_embeddings: images -> unit-norm CLIP embeddings (B, D); differentiable.
+    text_embedding: unit-norm CLIP embedding of the caption, (1, D) or (B, D).
     """
     if scale == 0:
         return eps_cond

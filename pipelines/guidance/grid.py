@@ -11,7 +11,6 @@ from PIL import Image, ImageDraw
 
 from ..png_info import attach
 from ..samplers import Sampler
-from .lab import Cell, render_cells
 from .methods import GuidanceMethod
 
 MAX_CELLS = 36
@@ -93,6 +92,8 @@ def run_grid(
         verdict: `verdict(image, caption) -> "colour ✓ shape ✗ …"` (the shapes judge), or None.
         on_step: progress over the whole grid, called with (steps done, steps in all batches).
     """
+    from .lab import Cell, render_cells  # torch: imported when a grid runs, not when the UI is built
+
     pairs = validate_grid(request)
     outcomes: dict[tuple[GuidanceMethod, float], CellOutcome] = {}
     to_render: list[Cell] = []
@@ -104,7 +105,10 @@ def run_grid(
             continue  # the strength is ignored: one render serves the whole row
         elif method is GuidanceMethod.CLIP and clip is None:
             outcomes[(method, strength)] = CellOutcome(
-                method, strength, None, note="CLIP guidance needs a CLIP model for this model family; none is available"
+                method,
+                strength,
+                None,
+                note="CLIP guidance needs a CLIP model for this model family; none is available",
             )
         else:
             to_render.append(Cell(method, strength))
@@ -118,13 +122,27 @@ def run_grid(
                 on_step(done + step, total)
 
         results = run_on_device(
-            render_cells, make_pipeline(), cells, request.prompt, request.negative_prompt, request.seed,
-            request.steps, request.width, request.height, clip=clip, on_step=progress, stop=stop,
+            render_cells,
+            make_pipeline(),
+            cells,
+            request.prompt,
+            request.negative_prompt,
+            request.seed,
+            request.steps,
+            request.width,
+            request.height,
+            clip=clip,
+            on_step=progress,
+            stop=stop,
         )
-        scores = clip.score([r.image for r in results], [request.prompt] * len(results)) if clip else [None] * len(results)
+        scores = (
+            clip.score([r.image for r in results], [request.prompt] * len(results)) if clip else [None] * len(results)
+        )
         for result, score in zip(results, scores):
             summary = verdict(result.image, request.prompt) if verdict else None
-            outcome = CellOutcome(result.cell.method, result.cell.strength, result.image, result.seconds, score, summary)
+            outcome = CellOutcome(
+                result.cell.method, result.cell.strength, result.image, result.seconds, score, summary
+            )
             outcomes[(result.cell.method, result.cell.strength)] = outcome
         for method, strength in pairs:  # the "no guidance" row: one render, every column
             if method is GuidanceMethod.NONE and (method, strength) not in outcomes:
@@ -134,14 +152,18 @@ def run_grid(
         yield [outcomes[p] for p in pairs if p in outcomes]
 
 
-def compose_grid(outcomes: list[CellOutcome], strengths: list[float], parameters: str, cell_size: int = 192) -> Image.Image:
+def compose_grid(
+    outcomes: list[CellOutcome], strengths: list[float], parameters: str, cell_size: int = 192
+) -> Image.Image:
     """One PNG: rows = methods, columns = strengths, each cell labelled with its time and scores.
 
     `parameters` goes into the PNG's `parameters` text chunk.
     """
     methods = list(dict.fromkeys(o.method for o in outcomes))
     label_w, header_h, foot_h = 230, 28, 34
-    grid = Image.new("RGB", (label_w + cell_size * len(strengths), header_h + (cell_size + foot_h) * len(methods)), "white")
+    grid = Image.new(
+        "RGB", (label_w + cell_size * len(strengths), header_h + (cell_size + foot_h) * len(methods)), "white"
+    )
     draw = ImageDraw.Draw(grid)
     for j, s in enumerate(strengths):
         draw.text((label_w + j * cell_size + 6, 8), f"strength {s:g}", fill="black")
@@ -186,8 +208,14 @@ def guidance_grid(
     entry = manager.entry(request.model, TXT2IMG)
     common = resolve(
         TextToImageRequest(
-            prompt=request.prompt, negative_prompt=request.negative_prompt, model=request.model,
-            sampler=request.sampler, steps=request.steps, seed=request.seed, width=request.width, height=request.height,
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt,
+            model=request.model,
+            sampler=request.sampler,
+            steps=request.steps,
+            seed=request.seed,
+            width=request.width,
+            height=request.height,
         ),
         entry,
     )

@@ -16,7 +16,8 @@ import torch
 from PIL import Image
 
 from .context import StepContext
-from .methods import CellState, ClipGuide, GuidanceMethod, guide
+from .guide import CellState, ClipGuide, guide
+from .methods import GuidanceMethod
 
 
 @dataclass(frozen=True)

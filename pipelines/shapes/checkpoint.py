@@ -11,7 +11,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 
-def save_checkpoint(path: Path, step: int, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer) -> None:
+def save_checkpoint(
+    path: Path, step: int, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer
+) -> None:
     tensors: dict[str, torch.Tensor] = {}
     for prefix, module in modules.items():
         for name, value in module.state_dict().items():

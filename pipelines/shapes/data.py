@@ -21,7 +21,9 @@ def images_to_tensor(images: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
 
 
-def draw_batch(seed: int, step: int, batch_size: int, split: str = "train") -> tuple[torch.Tensor, list[str], list[Example]]:
+def draw_batch(
+    seed: int, step: int, batch_size: int, split: str = "train"
+) -> tuple[torch.Tensor, list[str], list[Example]]:
     rng = batch_rng(seed, step)
     examples = [sample_example(rng, split) for _ in range(batch_size)]
     return images_to_tensor([e.image for e in examples]), [e.caption for e in examples], examples

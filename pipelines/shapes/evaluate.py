@@ -41,8 +41,12 @@ def load_text_to_image(folder: Path):
 def generate(pipe, prompt: str, seeds=SEEDS, steps: int = DEFAULT_STEPS, cfg: float = DEFAULT_CFG) -> list[np.ndarray]:
     generators = [torch.Generator().manual_seed(s) for s in seeds]
     result = pipe(
-        prompt, num_images_per_prompt=len(seeds), generator=generators, num_inference_steps=steps,
-        guidance_scale=cfg, output_type="np",
+        prompt,
+        num_images_per_prompt=len(seeds),
+        generator=generators,
+        num_inference_steps=steps,
+        guidance_scale=cfg,
+        output_type="np",
     )
     return [(image * 255).round().astype(np.uint8) for image in result.images]
 
@@ -113,7 +117,9 @@ def evaluate(assets: Path = ASSETS) -> dict:
         pipe = load_text_to_image(sd)
         start = time.perf_counter()
         results["text_to_image"] = text_to_image_scores(pipe, held_out_prompts())
-        results["text_to_image"]["seconds_per_image"] = round((time.perf_counter() - start) / results["text_to_image"]["images"], 3)
+        results["text_to_image"]["seconds_per_image"] = round(
+            (time.perf_counter() - start) / results["text_to_image"]["images"], 3
+        )
     return results
 
 

@@ -146,7 +146,9 @@ def judge_scene(image: np.ndarray, scene: Scene, caption: str = "") -> Verdict:
     else:
         first, second = matches
         verdict.checks["relation"] = (
-            first is not None and second is not None and first is not second
+            first is not None
+            and second is not None
+            and first is not second
             and in_relation(first, second, scene.relation)
         )
     return verdict

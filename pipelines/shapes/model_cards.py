@@ -77,39 +77,52 @@ Reproduce (seeded, resumable from `runs/{name}/checkpoint.safetensors`):
 def write_cards(assets: Path, results: dict) -> None:
     clip, sd, inpaint = assets / "shapes-clip", assets / "shapes-sd", assets / "shapes-sd-inpaint"
     if clip.exists():
-        clip.joinpath("README.md").write_text(_card(
-            "shapes-clip: a tiny CLIP pair for the shapes world",
-            "`transformers.CLIPModel` (text: 3-layer causal transformer, width 128, word-level tokenizer of the "
-            "shapes vocabulary, 16 tokens; vision: 3-layer ViT, 8x8 patches of 64x64 images; 64-d joint space), "
-            "trained contrastively (symmetric InfoNCE, identical captions in a batch counted as matches). "
-            "It is the studio's CLIP scorer, CLIP-guidance model and image embedder; its text tower initialises "
-            "the text encoder of `shapes-sd`. Load: `CLIPModel.from_pretrained(folder)`, "
-            "`AutoTokenizer.from_pretrained(folder)`.",
-            "clip", clip, clip / "training.json",
-            {"zero-shot caption retrieval, top-1, held-out images": results.get("clip_retrieval_top1", "n/a")},
-        ))
+        clip.joinpath("README.md").write_text(
+            _card(
+                "shapes-clip: a tiny CLIP pair for the shapes world",
+                "`transformers.CLIPModel` (text: 3-layer causal transformer, width 128, word-level tokenizer of the "
+                "shapes vocabulary, 16 tokens; vision: 3-layer ViT, 8x8 patches of 64x64 images; 64-d joint space), "
+                "trained contrastively (symmetric InfoNCE, identical captions in a batch counted as matches). "
+                "It is the studio's CLIP scorer, CLIP-guidance model and image embedder; its text tower initialises "
+                "the text encoder of `shapes-sd`. Load: `CLIPModel.from_pretrained(folder)`, "
+                "`AutoTokenizer.from_pretrained(folder)`.",
+                "clip",
+                clip,
+                clip / "training.json",
+                {"zero-shot caption retrieval, top-1, held-out images": results.get("clip_retrieval_top1", "n/a")},
+            )
+        )
     if sd.exists():
         scores = {"autoencoder PSNR (dB), held-out images": results.get("vae_psnr_db", "n/a")}
         for key, value in results.get("text_to_image", {}).items():
             scores[f"text-to-image {key}"] = value
-        sd.joinpath("README.md").write_text(_card(
-            "shapes-sd: a tiny Stable Diffusion for the shapes world",
-            "A plain `StableDiffusionPipeline` folder: `UNet2DConditionModel` (blocks 64/128/128, cross-attention at "
-            "16x16 and 8x8 latents, context width 128), `AutoencoderKL` (4x downsampling, 4 latent channels, "
-            "blocks 16/32/64), `CLIPTextModel` text encoder (initialised from `shapes-clip`, fine-tuned with the "
-            "UNet), word-level tokenizer, DPM++ 2M scheduler, no safety checker. Native size 64x64. Trained with "
-            "the caption dropped 15 % of the time, so classifier-free guidance works; EMA weights; min-SNR-5 "
-            "loss weighting. Text-to-image scores use DPM++ 2M, 20 steps, CFG scale 5, seeds 0-3 over the "
-            "held-out prompts (`world.held_out_prompts()`). Loads with no code of ours: "
-            "`StableDiffusionPipeline.from_pretrained(folder)`.",
-            "unet", sd, sd / "unet" / "training.json", scores,
-        ))
+        sd.joinpath("README.md").write_text(
+            _card(
+                "shapes-sd: a tiny Stable Diffusion for the shapes world",
+                "A plain `StableDiffusionPipeline` folder: `UNet2DConditionModel` (blocks 64/128/128, fp16 weights, "
+                "cross-attention at 16x16 and 8x8 latents, context width 128), `AutoencoderKL` (4x downsampling, 4 latent channels, "
+                "blocks 16/32/64), `CLIPTextModel` text encoder (initialised from `shapes-clip`, fine-tuned with the "
+                "UNet), word-level tokenizer, DPM++ 2M scheduler, no safety checker. Native size 64x64. Trained with "
+                "the caption dropped 15 % of the time, so classifier-free guidance works; EMA weights; min-SNR-5 "
+                "loss weighting. Text-to-image scores use DPM++ 2M, 20 steps, CFG scale 5, seeds 0-3 over the "
+                "held-out prompts (`world.held_out_prompts()`). Loads with no code of ours: "
+                "`StableDiffusionPipeline.from_pretrained(folder)`.",
+                "unet",
+                sd,
+                sd / "unet" / "training.json",
+                scores,
+            )
+        )
     if inpaint.exists():
-        inpaint.joinpath("README.md").write_text(_card(
-            "shapes-sd-inpaint: a 9-channel inpainting UNet for the shapes world",
-            "`StableDiffusionInpaintPipeline` folder: the `shapes-sd` UNet with 5 extra zero-initialised input "
-            "channels (mask, masked-image latents), fine-tuned with GLIDE's random erasing (random rectangles, "
-            "10 % full masks). VAE, text encoder and tokenizer are those of `shapes-sd`.",
-            "inpaint", inpaint, inpaint / "unet" / "training.json",
-            {k: v for k, v in results.get("inpaint", {}).items()},
-        ))
+        inpaint.joinpath("README.md").write_text(
+            _card(
+                "shapes-sd-inpaint: a 9-channel inpainting UNet for the shapes world",
+                "`StableDiffusionInpaintPipeline` folder: the `shapes-sd` UNet with 5 extra zero-initialised input "
+                "channels (mask, masked-image latents), fine-tuned with GLIDE's random erasing (random rectangles, "
+                "10 % full masks). VAE, text encoder and tokenizer are those of `shapes-sd`.",
+                "inpaint",
+                inpaint,
+                inpaint / "unet" / "training.json",
+                {k: v for k, v in results.get("inpaint", {}).items()},
+            )
+        )

@@ -2,12 +2,14 @@
 
     python -m pipelines.shapes.train clip     # contrastive text/image pair  -> assets/models/shapes-clip
     python -m pipelines.shapes.train vae      # autoencoder                  -> assets/models/shapes-sd/vae
-    python -m pipelines.shapes.train unet     # text-to-image UNet (+ text encoder fine-tune) -> assets/models/shapes-sd
+    python -m pipelines.shapes.train unet     # text-to-image UNet, text encoder tuned -> assets/models/shapes-sd
     python -m pipelines.shapes.train inpaint  # 9-channel inpainting UNet    -> assets/models/shapes-sd-inpaint
 
 Each run is seeded and resumable: it checkpoints to `runs/<model>/checkpoint.safetensors` every few
 minutes and continues from there when started again. `--minutes` bounds the wall time of one run;
 `--steps` the total number of optimiser steps. A log goes to `runs/<model>/log.jsonl`.
+`unet --from-release` starts a new run from the released weights in `assets/` instead of from scratch (to
+continue training in a later session, when `runs/` is gone).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class TrainConfig:
     checkpoint_every_s: float = 180.0
     ema_decay: float = 0.999  # unet/inpaint only
     caption_drop: float = 0.15  # unet/inpaint: share of empty captions, for classifier-free guidance
+    from_release: bool = False  # unet: start from the released UNet and text encoder, not from scratch
 
 
 DEFAULTS = {
@@ -100,7 +103,12 @@ class Trainer:
             self.step += 1
             bar.update(1)
             if self.step % 25 == 0:
-                record = {"step": self.step, "loss": float(loss), "elapsed_s": round(time.time() - start, 1), **metrics}
+                record = {
+                    "step": self.step,
+                    "loss": float(loss),
+                    "elapsed_s": round(time.time() - start, 1),
+                    **metrics,
+                }
                 log.write(json.dumps(record) + "\n")
                 log.flush()
                 bar.set_postfix(loss=f"{float(loss):.4f}")
@@ -171,8 +179,10 @@ def train_clip(config: TrainConfig) -> None:
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     CLIPImageProcessor(
-        size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64},
-        image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5],
+        size={"shortest_edge": 64},
+        crop_size={"height": 64, "width": 64},
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
     ).save_pretrained(out)
     _write_training_facts(out, config, trainer.step)
 
@@ -221,7 +231,10 @@ def _random_masks(step: int, batch_size: int, size: int) -> torch.Tensor:
             masks[i] = 1
             continue
         h, w = (torch.randint(size // 8, size, (2,), generator=generator)).tolist()
-        y, x = torch.randint(0, size - h + 1, (), generator=generator), torch.randint(0, size - w + 1, (), generator=generator)
+        y, x = (
+            torch.randint(0, size - h + 1, (), generator=generator),
+            torch.randint(0, size - w + 1, (), generator=generator),
+        )
         masks[i, :, y : y + h, x : x + w] = 1
     return masks
 
@@ -242,6 +255,9 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
         weight = state["conv_in.weight"]
         state["conv_in.weight"] = torch.cat([weight, torch.zeros(weight.shape[0], 5, *weight.shape[2:])], dim=1)
         unet.load_state_dict(state)
+    elif config.from_release:
+        text_encoder = CLIPTextModel.from_pretrained(sd / "text_encoder", use_safetensors=True)
+        unet = UNet2DConditionModel.from_pretrained(sd / "unet", use_safetensors=True, dtype=torch.float32)
     else:
         # The text tower of the bundled CLIP starts the text encoder (as SD starts from OpenAI's CLIP).
         clip = CLIPModel.from_pretrained(ASSETS / "shapes-clip", use_safetensors=True)
@@ -249,7 +265,9 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
         text_encoder.load_state_dict(clip.text_model.state_dict())
         unet = UNet2DConditionModel(**unet_config())
     ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)
-    noise_scheduler = DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000)
+    noise_scheduler = DDPMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000
+    )
     alphas = noise_scheduler.alphas_cumprod
     snr = alphas / (1 - alphas)
     params = [
@@ -299,30 +317,44 @@ def _save_sd_folder(unet, text_encoder, vae, tokenizer, config: TrainConfig, ste
     from diffusers import DPMSolverMultistepScheduler, StableDiffusionInpaintPipeline, StableDiffusionPipeline
 
     scheduler = DPMSolverMultistepScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
-        algorithm_type="dpmsolver++", solver_order=2,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        num_train_timesteps=1000,
+        algorithm_type="dpmsolver++",
+        solver_order=2,
     )
     cls = StableDiffusionInpaintPipeline if inpaint else StableDiffusionPipeline
     pipe = cls(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
     out = ASSETS / ("shapes-sd-inpaint" if inpaint else "shapes-sd")
     pipe.save_pretrained(out, safe_serialization=True)
+    # The UNet is stored in half precision (12 MB instead of 24); diffusers loads it back as float32.
+    unet.to(torch.float16).save_pretrained(out / "unet", safe_serialization=True)
+    unet.to(torch.float32)
     _write_training_facts(out / "unet", config, step)
 
 
 def main() -> None:
+    global ASSETS, RUNS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", choices=sorted(DEFAULTS))
     parser.add_argument("--steps", type=int, help="total optimiser steps (default per model)")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--minutes", type=float, default=90.0, help="wall-time bound of this run")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--from-release", action="store_true", help="unet: start from the released weights")
     parser.add_argument("--assets-dir", type=Path, default=ASSETS, help="where to save the released models")
     parser.add_argument("--runs-dir", type=Path, default=RUNS, help="where to keep checkpoints and logs")
     args = parser.parse_args()
-    global ASSETS, RUNS
     ASSETS, RUNS = args.assets_dir, args.runs_dir
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.threads:
@@ -333,6 +365,7 @@ def main() -> None:
         config.steps = args.steps
     if args.batch_size:
         config.batch_size = args.batch_size
+    config.from_release = args.from_release
     {"clip": train_clip, "vae": train_vae, "unet": train_unet, "inpaint": lambda c: train_unet(c, inpaint=True)}[
         args.model
     ](config)

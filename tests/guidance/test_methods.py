@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from pipelines.guidance import GuidanceMethod, StepContext, guide
-from pipelines.guidance.methods import CellState
+from pipelines.guidance import GuidanceMethod
+from pipelines.guidance.context import StepContext
+from pipelines.guidance.guide import CellState, guide
 from pipelines.guidance.thresholding import dynamic_threshold, mimic_threshold, static_threshold
 
 
@@ -73,7 +74,9 @@ def test_guidance_rescale_moves_toward_the_conditional_std():
 
 def test_cfg_zero_star_zeroes_the_first_step_then_scales_the_unconditional():
     cond, uncond = _predictions()
-    assert torch.count_nonzero(guide(GuidanceMethod.CFG_ZERO_STAR, 5.0, cond, uncond, _context(step=0), CellState())) == 0
+    assert (
+        torch.count_nonzero(guide(GuidanceMethod.CFG_ZERO_STAR, 5.0, cond, uncond, _context(step=0), CellState())) == 0
+    )
     alpha = (cond.flatten() @ uncond.flatten()) / (uncond.flatten() @ uncond.flatten())
     expected = alpha * uncond + 5.0 * (cond - alpha * uncond)
     out = guide(GuidanceMethod.CFG_ZERO_STAR, 5.0, cond, uncond, _context(step=2), CellState())
@@ -90,7 +93,7 @@ def test_apg_keeps_only_the_orthogonal_update_when_under_the_norm_cap():
 
 
 def test_clip_guidance_raises_clip_similarity():
-    from pipelines.guidance.methods import ClipGuide
+    from pipelines.guidance.guide import ClipGuide
 
     torch.manual_seed(3)
     projection = torch.randn(4 * 8 * 8, 16)
