@@ -175,9 +175,8 @@ class PipelineManager:
                 from .clip_score import ClipScorer
 
                 try:
-                    self._clips[entry.clip] = ClipScorer(
-                        entry.clip, device=str(self.device), local_files_only=self.config.offline or Path(entry.clip).is_dir()
-                    )
+                    local = self.config.offline or Path(entry.clip).is_dir()
+                    self._clips[entry.clip] = ClipScorer(entry.clip, device=str(self.device), local_files_only=local)
                 except OSError as e:
                     logger.warning("CLIP %s is not available: %s", entry.clip, e)
                     self._clips[entry.clip] = None

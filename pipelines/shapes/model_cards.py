@@ -99,13 +99,14 @@ def write_cards(assets: Path, results: dict) -> None:
         sd.joinpath("README.md").write_text(
             _card(
                 "shapes-sd: a tiny Stable Diffusion for the shapes world",
-                "A plain `StableDiffusionPipeline` folder: `UNet2DConditionModel` (blocks 64/128/128, fp16 weights, "
-                "cross-attention at 16x16 and 8x8 latents, context width 128), `AutoencoderKL` (4x downsampling, 4 latent channels, "
-                "blocks 16/32/64), `CLIPTextModel` text encoder (initialised from `shapes-clip`, fine-tuned with the "
-                "UNet), word-level tokenizer, DPM++ 2M scheduler, no safety checker. Native size 64x64. Trained with "
-                "the caption dropped 15 % of the time, so classifier-free guidance works; EMA weights; min-SNR-5 "
-                "loss weighting. Text-to-image scores use DPM++ 2M, 20 steps, CFG scale 5, seeds 0-3 over the "
-                "held-out prompts (`world.held_out_prompts()`). Loads with no code of ours: "
+                "A plain `StableDiffusionPipeline` folder: `UNet2DConditionModel` (blocks 64/128/128, fp16 "
+                "weights, cross-attention at 16x16 and 8x8 latents, context width 128), `AutoencoderKL` (4x "
+                "downsampling, 4 latent channels, blocks 16/32/64), `CLIPTextModel` text encoder (initialised "
+                "from `shapes-clip`, fine-tuned with the UNet), word-level tokenizer, DPM++ 2M scheduler, no "
+                "safety checker. Native size 64x64. Trained with the caption dropped 15 % of the time, so "
+                "classifier-free guidance works; EMA weights; min-SNR-5 loss weighting. Text-to-image scores use "
+                "DPM++ 2M, 20 steps, CFG scale 5, seeds 0-3 over the held-out prompts "
+                "(`world.held_out_prompts()`). Loads with no code of ours: "
                 "`StableDiffusionPipeline.from_pretrained(folder)`.",
                 "unet",
                 sd,
