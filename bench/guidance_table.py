@@ -1,7 +1,7 @@
 """Guidance methods on the bundled model, over the held-out prompt set, and the lab's batching speed-up.
 
-    python bench/guidance_table.py            # the table (markdown) + the speed comparison
-    python bench/guidance_table.py --quick    # fewer prompts, for a smoke run
+    python -m bench.guidance_table            # the table (markdown) + the speed comparison
+    python -m bench.guidance_table --quick    # fewer prompts, for a smoke run
 
 Per method x strength: judge adherence (all attributes right), CLIP score, saturation (share of pixels
 with a channel clipped at 0 or 255, and mean HSV saturation), seconds per image. Then a 12-cell grid,
@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipelines.clip_score import ClipScorer  # noqa: E402
-from pipelines.guidance import GuidanceMethod  # noqa: E402
-from pipelines.guidance.lab import Cell, render_cells  # noqa: E402
-from pipelines.manager import ManagerConfig, PipelineManager  # noqa: E402
-from pipelines.shapes.judge import judge  # noqa: E402
-from pipelines.shapes.world import held_out_prompts  # noqa: E402
-from pipelines.text_to_image import TextToImageRequest, text_to_image  # noqa: E402
+from pipelines.clip_score import ClipScorer
+from pipelines.guidance import GuidanceMethod
+from pipelines.guidance.lab import Cell, render_cells
+from pipelines.manager import ManagerConfig, PipelineManager
+from pipelines.shapes.judge import judge
+from pipelines.shapes.world import held_out_prompts
+from pipelines.text_to_image import TextToImageRequest, text_to_image
 
 MODELS = Path("assets/models")
 MODEL = "shapes-sd"
