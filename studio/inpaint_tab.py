@@ -403,22 +403,33 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         api_visibility="private",
     )
 
-    def check_size(editor_value, model_name, only):
-        """A big upload for a small model: turn on 'only the masked area' and say why (nothing silent)."""
-        if not editor_value or editor_value.get("background") is None or only:
-            return gr.skip()
+    seen_size = gr.State(None)  # (width, height) of the image last checked, so strokes don't re-check it
+
+    def check_size(editor_value, model_name, only, last_size):
+        """A new image too big for the model: turn on 'only the masked area' and say why (nothing silent)."""
+        if not editor_value or editor_value.get("background") is None:
+            return gr.skip(), None
         height, width = editor_value["background"].shape[:2]
+        if [width, height] == list(last_size or []):
+            return gr.skip(), gr.skip()
         entry = manager.entry(model_name or None, TXT2IMG)
-        if width * height > entry.max_pixels or width % entry.size_multiple or height % entry.size_multiple:
+        too_big = width * height > entry.max_pixels or width % entry.size_multiple or height % entry.size_multiple
+        if too_big and not only:
             gr.Info(
                 f"This image is {width}×{height}; {entry.name} works at {entry.native_size}×{entry.native_size}. "
                 "'Only the masked area' is now on: a box around your mask is inpainted at the model's size."
             )
-            return True
-        return gr.skip()
+            return True, [width, height]
+        return gr.skip(), [width, height]
 
-    editor.upload(
-        check_size, inputs=[editor, model, only_masked], outputs=[only_masked], queue=False, api_visibility="private"
+    # The editor's `upload` event can arrive before its value does; a change with a new size is reliable.
+    editor.change(
+        check_size,
+        inputs=[editor, model, only_masked, seen_size],
+        outputs=[only_masked, seen_size],
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
     )
     stop_btn.click(stop_generation, inputs=None, outputs=[status], queue=False, api_visibility="private")
 

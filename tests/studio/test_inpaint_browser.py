@@ -103,3 +103,39 @@ def test_upload_paint_a_stroke_and_inpaint(browser, studio_url, received, tmp_pa
     assert abs(rows.mean() - 32) < 8  # the stroke's row
     assert cols.min() >= 28 and cols.max() > 48  # from just right of the centre to the right
     assert call["request"].prompt == "a green triangle on the right"
+
+
+def test_a_big_upload_turns_on_only_masked_and_keeps_its_size(browser, studio_url, received, tmp_path):
+    scene = draw([PlacedShape("red", "circle", 16, 32, 10), PlacedShape("blue", "square", 48, 32, 10)])
+    upload = tmp_path / "big.png"
+    Image.fromarray(scene).resize((296, 200), Image.NEAREST).save(upload)  # too big for a 64x64 model
+
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(studio_url, wait_until="domcontentloaded")
+        page.get_by_role("tab", name="Inpainting").click()
+        editor = page.locator("#inpaint-editor")
+        editor.wait_for(timeout=30_000)
+        editor.locator("input[type=file]").first.set_input_files(str(upload))
+        page.wait_for_function("() => document.querySelector('#inpaint-only-masked input').checked", timeout=30_000)
+        editor.get_by_role("button", name="Brush").first.click()
+        canvas = editor.locator("canvas").first.bounding_box()
+        cx, cy = canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2
+        page.mouse.move(cx + 60, cy)
+        page.mouse.down()
+        for k in range(1, 11):
+            page.mouse.move(cx + 60 + 5 * k, cy, steps=2)
+        page.mouse.up()
+        page.locator("#inpaint-mask-preview img").wait_for(timeout=60_000)
+        page.locator("#inpaint-prompt textarea").fill("a green triangle")
+        page.locator("#inpaint-generate").click()
+        page.locator("#inpaint-status").get_by_text("image(s) in").wait_for(timeout=120_000)
+        assert "box around the mask" in page.locator("#inpaint-status").inner_text()
+    finally:
+        context.close()
+
+    (call,) = received
+    assert call["request"].only_masked is True
+    assert call["image"].shape[:2] == (200, 296) and call["mask"].shape == (200, 296)
+    assert call["mask"].any() and np.nonzero(call["mask"])[1].min() > 148
