@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from pipelines.inpaint import crop_box, feather, normalise_mask, outpaint, paste_back, resize_mask
+from pipelines.inpaint import crop_box, feather, mask_from_layers, normalise_mask, outpaint, paste_back, resize_mask
 
 
 @settings(max_examples=200, deadline=None)
@@ -90,3 +90,14 @@ def test_resize_mask_to_the_image_size():
     resized = resize_mask(mask, (40, 20))
     assert resized.shape == (20, 40) and resized.dtype == bool
     assert resized[:, 21:].all() and not resized[:, :19].any()
+
+
+def test_editor_layers_are_united_and_resized_to_the_image():
+    small = np.zeros((32, 32, 4), np.uint8)  # a layer at half the image's resolution
+    small[:, 16:, 3] = 255
+    other = np.zeros((64, 64, 4), np.uint8)
+    other[:8, :8, 3] = 200
+    mask = mask_from_layers([small, None, other], (64, 64))
+    assert mask.shape == (64, 64)
+    assert mask[:, 32:].all() and mask[:8, :8].all() and not mask[20:, :30].any()
+    assert not mask_from_layers([], (10, 6)).any() and mask_from_layers(None, (10, 6)).shape == (6, 10)
