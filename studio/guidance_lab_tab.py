@@ -18,7 +18,7 @@ from pipelines.text_to_image import MAX_SEED, MAX_STEPS
 
 from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
-from .worker import in_worker
+from .worker import in_worker, session_stop_flag, warn_unknown_words
 
 DEFAULTS = GuidanceGridRequest(prompt="")
 EXPLAINER = """Every cell starts from **the same noise** (the seed), so the differences you see come from the
@@ -136,32 +136,29 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
                 steps=int(steps),
                 seed=int(seed) if seed is not None else -1,
             )
+            warn_unknown_words(manager.entry(req.model, TXT2IMG), req.prompt, req.negative_prompt)
         except (ValueError, TypeError) as e:
             raise to_gradio_error(ValueError(str(e))) from e
-        session = request.session_hash if request is not None and request.session_hash else "anonymous"
-        stop = stop_flags.start(session)
         resolved, outcomes = req, []
+        with session_stop_flag(stop_flags, request) as stop:
 
-        def work(report):
-            for update in guidance_grid(manager, req, on_step=lambda s, n: report(("step", s, n)), stop=stop):
-                report(("cells", *update))
+            def work(report):
+                for update in guidance_grid(manager, req, on_step=lambda s, n: report(("step", s, n)), stop=stop):
+                    report(("cells", *update))
 
-        try:
-            for kind, item in in_worker(work, name="guidance-lab"):
-                if kind != "report":
-                    continue
-                if item[0] == "step":
-                    progress((item[1], item[2]), desc="Rendering the grid", unit="steps")
-                else:
-                    resolved, outcomes = item[1], item[2]
-                    yield _gallery(outcomes), f"{len(outcomes)} cells so far · seed {resolved.seed}", gr.skip()
-        except Exception as e:
-            raise to_gradio_error(e) from e
-        finally:
-            stop.set()
-            stop_flags.finish(session, stop)
+            try:
+                for kind, item in in_worker(work, name="guidance-lab"):
+                    if kind == "report" and item[0] == "step":
+                        progress((item[1], item[2]), desc="Rendering the grid", unit="steps")
+                    elif kind == "report":
+                        resolved, outcomes = item[1], item[2]
+                        yield _gallery(outcomes), f"{len(outcomes)} cells so far · seed {resolved.seed}", gr.skip()
+            except Exception as e:
+                raise to_gradio_error(e) from e
+            stopped = stop.is_set()
         grid = compose_grid(outcomes, list(dict.fromkeys(req.strengths)), grid_parameters(resolved))
-        yield _gallery(outcomes), f"Done: {len(outcomes)} cells · seed {resolved.seed}", grid
+        done = "Stopped" if stopped else "Done"
+        yield _gallery(outcomes), f"{done}: {len(outcomes)} cells · seed {resolved.seed}", grid
 
     def stop_run(request: gr.Request):
         return "Stopping…" if stop_flags.stop(request.session_hash or "anonymous") else gr.skip()

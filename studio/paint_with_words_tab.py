@@ -8,9 +8,7 @@ anti-aliased stroke edges are snapped to the palette by `pipelines.paint_with_wo
 from __future__ import annotations
 
 import logging
-import queue
 import re
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -33,11 +31,11 @@ from pipelines.paint_with_words import (
     used_colours,
 )
 from pipelines.samplers import Sampler
-from pipelines.shapes.grammar import unknown_words
-from pipelines.text_to_image import MAX_SEED, MAX_STEPS, StepInfo
+from pipelines.text_to_image import MAX_SEED, MAX_STEPS
 
 from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
+from .worker import generation_events, session_stop_flag, warn_unknown_words
 
 logger = logging.getLogger(__name__)
 
@@ -293,43 +291,21 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
             )
         except (ValueError, TypeError) as e:
             raise to_gradio_error(ValueError(str(e))) from e
-        if entry.vocabulary == "shapes":
-            unknown = unknown_words(req.prompt + " " + req.negative_prompt)
-            if unknown:
-                gr.Warning(f"{entry.name} does not know: {', '.join(unknown)}. It only knows shapes-world words.")
-
-        session = request.session_hash if request is not None and request.session_hash else "anonymous"
-        stop = stop_flags.start(session)
-        steps_queue: queue.Queue[StepInfo | None] = queue.Queue()
-        outcome: dict = {}
+        warn_unknown_words(entry, req.prompt, req.negative_prompt)
         started = time.perf_counter()
         if not manager.is_loaded(entry.name):
             progress(None, desc=f"Loading {entry.name}…")
+        with session_stop_flag(stop_flags, request) as stop:
 
-        def work():
-            try:
-                outcome["result"] = paint_with_words(
-                    manager, req, on_step=steps_queue.put, stop=stop, preview_every=max(2, req.steps // 4)
-                )
-            except BaseException as e:  # raised in the generator's thread below
-                outcome["error"] = e
-            finally:
-                steps_queue.put(None)
+            def work(on_step):
+                preview_every = max(2, req.steps // 4)
+                return paint_with_words(manager, req, on_step=on_step, stop=stop, preview_every=preview_every)
 
-        worker = threading.Thread(target=work, name="paint-with-words", daemon=True)
-        worker.start()
-        try:
-            while (info := steps_queue.get()) is not None:
-                progress((info.step, info.total), desc="Denoising", unit="steps")
-                if info.preview is not None:
-                    yield info.preview, gr.skip(), f"Step {info.step}/{info.total}…", gr.skip(), gr.skip()
-            worker.join()
-        finally:
-            stop.set()
-            stop_flags.finish(session, stop)
-        if "error" in outcome:
-            raise to_gradio_error(outcome["error"])
-        res = outcome["result"]
+            for kind, item in generation_events(work, progress):
+                if kind == "preview":
+                    yield item.preview, gr.skip(), f"Step {item.step}/{item.total}…", gr.skip(), gr.skip()
+                else:
+                    res = item
         elapsed = time.perf_counter() - started
         where = "; ".join(f"{p.colour.name} → “{p.phrase}”" for p in res.phrases)
         note = f"Done in {elapsed:.1f} s · seed {res.seed} · w {req.strength:g} · {where}"

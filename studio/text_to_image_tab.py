@@ -6,8 +6,6 @@ The main action is the stable API endpoint `/txt2img`; its named inputs are the 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from dataclasses import dataclass
 
@@ -18,11 +16,11 @@ from pipelines.manager import PipelineManager
 from pipelines.models import TXT2IMG, ModelEntry
 from pipelines.png_info import parse_parameters, read_parameters
 from pipelines.samplers import Sampler
-from pipelines.shapes.grammar import unknown_words
-from pipelines.text_to_image import MAX_BATCH, MAX_SEED, MAX_STEPS, StepInfo, TextToImageRequest, text_to_image
+from pipelines.text_to_image import MAX_BATCH, MAX_SEED, MAX_STEPS, TextToImageRequest, text_to_image
 
 from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
+from .worker import generation_events, session_stop_flag, warn_unknown_words
 
 logger = logging.getLogger(__name__)
 
@@ -191,50 +189,21 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
             )
         except (ValueError, TypeError) as e:
             raise to_gradio_error(ValueError(str(e))) from e
-        if entry.vocabulary == "shapes":
-            unknown = unknown_words(req.prompt + " " + req.negative_prompt)
-            if unknown:
-                gr.Warning(f"{entry.name} does not know: {', '.join(unknown)}. It only knows shapes-world words.")
-
-        session = request.session_hash if request is not None and request.session_hash else "anonymous"
-        stop = stop_flags.start(session)
-        steps_queue: queue.Queue[StepInfo | None] = queue.Queue()
-        outcome: dict = {}
+        warn_unknown_words(entry, req.prompt, req.negative_prompt)
         started = time.perf_counter()
         if not manager.is_loaded(entry.name):
             progress(None, desc=f"Loading {entry.name}…")
+        with session_stop_flag(stop_flags, request) as stop:
 
-        def work():
-            try:
-                outcome["result"] = text_to_image(
-                    manager, req, on_step=steps_queue.put, stop=stop, preview_every=_preview_every(req.steps)
-                )
-            except BaseException as e:  # handed to the generator thread, raised there
-                outcome["error"] = e
-            finally:
-                steps_queue.put(None)
+            def work(on_step):
+                return text_to_image(manager, req, on_step=on_step, stop=stop, preview_every=_preview_every(req.steps))
 
-        worker = threading.Thread(target=work, name="txt2img", daemon=True)
-        worker.start()
-        try:
-            # Progress must be reported from the event's own thread (Gradio's context), so the worker
-            # only queues step reports and this generator forwards them.
-            while (info := steps_queue.get()) is not None:
-                progress((info.step, info.total), desc="Denoising", unit="steps")
-                if info.preview is not None:
-                    yield (
-                        [(info.preview, f"preview, step {info.step}/{info.total}")],
-                        gr.skip(),
-                        f"Step {info.step}/{info.total}…",
-                        gr.skip(),
-                    )
-            worker.join()
-        finally:
-            stop.set()  # the generator was closed (Stop/cancel/disconnect): end the worker at the next step
-            stop_flags.finish(session, stop)
-        if "error" in outcome:
-            raise to_gradio_error(outcome["error"])
-        result = outcome["result"]
+            for kind, item in generation_events(work, progress):
+                if kind == "preview":
+                    caption = f"preview, step {item.step}/{item.total}"
+                    yield [(item.preview, caption)], gr.skip(), f"Step {item.step}/{item.total}…", gr.skip()
+                else:
+                    result = item
         elapsed = time.perf_counter() - started
         note = f"{len(result.images)} image(s) in {elapsed:.1f} s · seed {result.seed}"
         if result.stopped_at is not None:
@@ -255,11 +224,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
         return _model_note(entry), entry.native_size, entry.native_size
 
     def check_prompt(text: str, name: str):
-        entry = manager.entry(name or None, TXT2IMG)
-        if entry.vocabulary == "shapes" and text:
-            unknown = unknown_words(text)
-            if unknown:
-                gr.Warning(f"{entry.name} does not know: {', '.join(unknown)}. It only knows shapes-world words.")
+        warn_unknown_words(manager.entry(name or None, TXT2IMG), text or "")
 
     def read_png(path: str | None):
         """Restores every setting from a PNG's `parameters` chunk."""

@@ -91,8 +91,9 @@ def run_grid(
         clip: a `ClipScorer` for CLIP guidance and CLIP scores, or None.
         verdict: `verdict(image, caption) -> "colour ✓ shape ✗ …"` (the shapes judge), or None.
         on_step: progress over the whole grid, called with (steps done, steps in all batches).
+        stop: when set, the grid ends at the next step; the cells finished before stay.
     """
-    from .lab import Cell, render_cells  # torch: imported when a grid runs, not when the UI is built
+    from .lab import Cell, Stopped, render_cells  # torch: imported when a grid runs, not when the UI is built
 
     pairs = validate_grid(request)
     outcomes: dict[tuple[GuidanceMethod, float], CellOutcome] = {}
@@ -121,20 +122,23 @@ def run_grid(
             if on_step is not None:
                 on_step(done + step, total)
 
-        results = run_on_device(
-            render_cells,
-            make_pipeline(),
-            cells,
-            request.prompt,
-            request.negative_prompt,
-            request.seed,
-            request.steps,
-            request.width,
-            request.height,
-            clip=clip,
-            on_step=progress,
-            stop=stop,
-        )
+        try:
+            results = run_on_device(
+                render_cells,
+                make_pipeline(),
+                cells,
+                request.prompt,
+                request.negative_prompt,
+                request.seed,
+                request.steps,
+                request.width,
+                request.height,
+                clip=clip,
+                on_step=progress,
+                stop=stop,
+            )
+        except Stopped:
+            return  # Stop pressed: the cells rendered so far stay
         scores = (
             clip.score([r.image for r in results], [request.prompt] * len(results)) if clip else [None] * len(results)
         )

@@ -67,3 +67,23 @@ def test_bad_grid_requests_say_what_is_wrong(shared_manager, field, value, messa
     request = GuidanceGridRequest(**{**request.__dict__, field: value})
     with pytest.raises(ValueError, match=message):
         _last(guidance_grid(shared_manager, request))
+
+
+def test_stop_ends_the_grid_and_keeps_the_cells_already_rendered(shared_manager, monkeypatch):
+    import threading
+
+    import pipelines.guidance.grid as grid
+
+    monkeypatch.setattr(grid, "MAX_CELLS_PER_BATCH", 1)
+    stop = threading.Event()
+    request = GuidanceGridRequest(
+        prompt="a red circle", methods=(GuidanceMethod.CFG.label,), strengths=(2.0, 4.0, 6.0), steps=3
+    )
+
+    def on_step(step, total):
+        if step == 3:  # the first batch (one cell) is done
+            stop.set()
+
+    updates = list(guidance_grid(shared_manager, request, on_step=on_step, stop=stop))
+    assert len(updates) == 1
+    assert [o.strength for o in updates[-1][1]] == [2.0]
