@@ -286,7 +286,9 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
 
         def work():
             try:
-                outcome["result"] = inpaint(manager, req, image, mask, on_step=steps_queue.put, stop=stop)
+                outcome["result"] = inpaint(
+                    manager, req, image, mask, on_step=steps_queue.put, stop=stop, preview_every=max(2, req.steps // 4)
+                )
             except BaseException as e:  # handed to the generator thread, raised there
                 outcome["error"] = e
             finally:
@@ -298,6 +300,9 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
             # gr.Progress must be called from the event's own thread: the worker only queues step reports.
             while (info := steps_queue.get()) is not None:
                 progress((info.step, info.total), desc="Inpainting", unit="steps")
+                if info.preview is not None:  # the whole work area while denoising; the paste-back comes at the end
+                    caption = f"preview, step {info.step}/{info.total}"
+                    yield [(info.preview, caption)], gr.skip(), f"Step {info.step}/{info.total}…", gr.skip(), gr.skip()
             worker.join()
         finally:
             stop.set()
@@ -319,7 +324,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         if notes:
             note += "\n\n" + "\n".join(f"- {n}" for n in notes)
         overlay = mask_preview(result.canvas, result.mask, req)
-        return (
+        yield (
             [(im, label) for im, label in zip(result.images, result.labels, strict=True)],
             result.seed,
             note,

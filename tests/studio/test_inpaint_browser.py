@@ -39,6 +39,20 @@ def browser():
         browser.close()
 
 
+def wait_for_result(page, timeout_ms: int = 120_000) -> str:
+    """Waits for the run to end; fails with the error toast's text when the server refused the request."""
+    page.wait_for_function(
+        """() => (document.querySelector('#inpaint-status')?.innerText || '').includes('image(s) in')
+                 || document.querySelector('.toast-body') !== null""",
+        timeout=timeout_ms,
+    )
+    status = page.locator("#inpaint-status").inner_text()
+    if "image(s) in" not in status:
+        toasts = page.locator(".toast-body").all_inner_texts()
+        pytest.fail(f"no result; status {status!r}, messages {toasts}")
+    return status
+
+
 @pytest.fixture()
 def received(monkeypatch):
     """What the server's `inpaint` call got: the handler looks `inpaint` up at call time, so a spy sees it."""
@@ -85,7 +99,7 @@ def test_upload_paint_a_stroke_and_inpaint(browser, studio_url, received, tmp_pa
 
         page.locator("#inpaint-prompt textarea").fill("a green triangle on the right")
         page.locator("#inpaint-generate").click()
-        page.locator("#inpaint-status").get_by_text("image(s) in").wait_for(timeout=120_000)
+        wait_for_result(page)
         page.locator("#inpaint-gallery img").first.wait_for(timeout=30_000)
         page.wait_for_timeout(1000)  # let the images load before the screenshot
         shot = Path(os.environ.get("STUDIO_SCREENSHOT_DIR", tmp_path)) / "inpaint.png"
@@ -130,8 +144,7 @@ def test_a_big_upload_turns_on_only_masked_and_keeps_its_size(browser, studio_ur
         page.locator("#inpaint-mask-preview img").wait_for(timeout=60_000)
         page.locator("#inpaint-prompt textarea").fill("a green triangle")
         page.locator("#inpaint-generate").click()
-        page.locator("#inpaint-status").get_by_text("image(s) in").wait_for(timeout=120_000)
-        assert "box around the mask" in page.locator("#inpaint-status").inner_text()
+        assert "box around the mask" in wait_for_result(page)
     finally:
         context.close()
 
