@@ -10,7 +10,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import gradio as gr
 
@@ -63,6 +63,11 @@ def _editor_image_and_mask(editor: dict | None):
     background = editor["background"]
     height, width = background.shape[:2]
     return background, mask_from_layers(editor.get("layers"), (width, height))
+
+
+def _needs_crop(width: int, height: int, entry) -> bool:
+    """Whether the whole image cannot be worked on by the model (too many pixels, or sizes not multiples of 8)."""
+    return width * height > entry.max_pixels or width % entry.size_multiple != 0 or height % entry.size_multiple != 0
 
 
 def _outpaint_sides(sides: list[str] | None, pixels: float | None) -> dict[str, int]:
@@ -273,6 +278,17 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
             )
         except (ValueError, TypeError) as e:
             raise to_gradio_error(ValueError(str(e))) from e
+        auto_note = None
+        if not req.only_masked:
+            width = image.shape[1] + req.outpaint_left + req.outpaint_right
+            height = image.shape[0] + req.outpaint_top + req.outpaint_bottom
+            if _needs_crop(width, height, entry):
+                # Visible, not silent: the status says so. (pipelines.inpaint itself refuses such a size.)
+                req = replace(req, only_masked=True)
+                auto_note = (
+                    f"The image is {width}×{height} and {entry.name} works at "
+                    f"{entry.native_size}×{entry.native_size}, so 'Only the masked area' was used."
+                )
         if entry.vocabulary == "shapes":
             unknown = unknown_words(req.prompt + " " + req.negative_prompt)
             if unknown:
@@ -314,7 +330,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         note = f"{len(result.images)} image(s) in {elapsed:.1f} s · seed {result.seed}"
         if result.stopped_at is not None:
             note = f"Stopped at step {result.stopped_at} (partly denoised) · seed {result.seed}"
-        notes = list(result.notes)
+        notes = list(result.notes) + ([auto_note] if auto_note else [])
         if result.crop_box is not None:
             left, top, right, bottom = result.crop_box
             notes.append(
@@ -333,6 +349,8 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         )
 
     def show_preview(editor, mask_blur, only_masked, padding, sides, pixels):
+        if not editor or editor.get("background") is None:
+            return None, ""  # nothing uploaded yet: the help above says what to do
         try:
             image, mask = _editor_image_and_mask(editor)
             req = InpaintRequest(
@@ -343,7 +361,8 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                 **_outpaint_sides(sides, pixels),
             )
             if not mask.any() and not any(sides or []):
-                return None, "Nothing painted yet: paint over the part of the image to regenerate."
+                height, width = image.shape[:2]
+                return None, f"Image {width}×{height} loaded. Now paint over the part to regenerate."
             return mask_preview(image, mask, req), ""
         except ValueError as e:
             return None, str(e)
@@ -403,7 +422,6 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         inputs=preview_inputs,
         outputs=[preview, status],
         queue=False,
-        trigger_mode="always_last",
         show_progress="hidden",
         api_visibility="private",
     )
@@ -418,8 +436,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         if [width, height] == list(last_size or []):
             return gr.skip(), gr.skip()
         entry = manager.entry(model_name or None, TXT2IMG)
-        too_big = width * height > entry.max_pixels or width % entry.size_multiple or height % entry.size_multiple
-        if too_big and not only:
+        if _needs_crop(width, height, entry) and not only:
             gr.Info(
                 f"This image is {width}×{height}; {entry.name} works at {entry.native_size}×{entry.native_size}. "
                 "'Only the masked area' is now on: a box around your mask is inpainted at the model's size."
