@@ -13,30 +13,8 @@ from PIL import Image
 import studio.inpaint_tab as inpaint_tab
 from pipelines.shapes.render import PlacedShape, draw
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--enable-unsafe-swiftshader",  # the editor draws with WebGL: without it nothing is drawn
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} missing: `apt-get install -y chromium`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield browser
-        browser.close()
+# `browser` (headless system Chromium with --enable-unsafe-swiftshader) comes from tests/studio/conftest.py.
 
 
 def wait_until_loaded(page, size: str, timeout_s: float = 60) -> None:
