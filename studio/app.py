@@ -18,7 +18,9 @@ MAX_FILE_SIZE = "20mb"  # uploads (PNG parameters, images to edit)
 
 CSS = """
 #studio-header h1 {margin-bottom: 0}
-#txt2img-gallery img, #lab-cells img, #lab-grid img {image-rendering: pixelated}
+#txt2img-gallery img, #lab-cells img, #lab-grid img, #inpaint-gallery img, #inpaint-mask-preview img {
+  image-rendering: pixelated;
+}
 #txt2img-status {min-height: 1.5em}
 """
 

@@ -7,8 +7,6 @@ from the editor's layer alpha (exact), never from the lossy composite, and resiz
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from dataclasses import dataclass, replace
 
@@ -29,11 +27,11 @@ from pipelines.inpaint import (
 from pipelines.manager import PipelineManager
 from pipelines.models import TXT2IMG
 from pipelines.samplers import Sampler
-from pipelines.shapes.grammar import unknown_words
-from pipelines.text_to_image import MAX_SEED, MAX_STEPS, StepInfo
+from pipelines.text_to_image import MAX_SEED, MAX_STEPS
 
 from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
+from .worker import generation_events, session_stop_flag, warn_unknown_words
 
 logger = logging.getLogger(__name__)
 
@@ -289,43 +287,20 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                     f"The image is {width}×{height} and {entry.name} works at "
                     f"{entry.native_size}×{entry.native_size}, so 'Only the masked area' was used."
                 )
-        if entry.vocabulary == "shapes":
-            unknown = unknown_words(req.prompt + " " + req.negative_prompt)
-            if unknown:
-                gr.Warning(f"{entry.name} does not know: {', '.join(unknown)}. It only knows shapes-world words.")
-
-        session = request.session_hash if request is not None and request.session_hash else "anonymous"
-        stop = stop_flags.start(session)
-        steps_queue: queue.Queue[StepInfo | None] = queue.Queue()
-        outcome: dict = {}
+        warn_unknown_words(entry, req.prompt, req.negative_prompt)
         started = time.perf_counter()
+        with session_stop_flag(stop_flags, request) as stop:
 
-        def work():
-            try:
-                outcome["result"] = inpaint(
-                    manager, req, image, mask, on_step=steps_queue.put, stop=stop, preview_every=max(2, req.steps // 4)
-                )
-            except BaseException as e:  # handed to the generator thread, raised there
-                outcome["error"] = e
-            finally:
-                steps_queue.put(None)
+            def work(on_step):
+                preview_every = max(2, req.steps // 4)
+                return inpaint(manager, req, image, mask, on_step=on_step, stop=stop, preview_every=preview_every)
 
-        worker = threading.Thread(target=work, name="inpaint", daemon=True)
-        worker.start()
-        try:
-            # gr.Progress must be called from the event's own thread: the worker only queues step reports.
-            while (info := steps_queue.get()) is not None:
-                progress((info.step, info.total), desc="Inpainting", unit="steps")
-                if info.preview is not None:  # the whole work area while denoising; the paste-back comes at the end
-                    caption = f"preview, step {info.step}/{info.total}"
-                    yield [(info.preview, caption)], gr.skip(), f"Step {info.step}/{info.total}…", gr.skip(), gr.skip()
-            worker.join()
-        finally:
-            stop.set()
-            stop_flags.finish(session, stop)
-        if "error" in outcome:
-            raise to_gradio_error(outcome["error"])
-        result = outcome["result"]
+            for kind, item in generation_events(work, progress, desc="Inpainting"):
+                if kind == "preview":  # the whole work area while denoising; the paste-back comes at the end
+                    caption = f"preview, step {item.step}/{item.total}"
+                    yield [(item.preview, caption)], gr.skip(), f"Step {item.step}/{item.total}…", gr.skip(), gr.skip()
+                else:
+                    result = item
         elapsed = time.perf_counter() - started
         note = f"{len(result.images)} image(s) in {elapsed:.1f} s · seed {result.seed}"
         if result.stopped_at is not None:
