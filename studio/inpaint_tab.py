@@ -12,19 +12,9 @@ from dataclasses import dataclass, replace
 
 import gradio as gr
 
-from pipelines.inpaint import (
-    MAX_FEATHER,
-    MAX_OUTPAINT,
-    MAX_PADDING,
-    InpaintRequest,
-    Method,
-    inpaint,
-    inpainting_model_for,
-    inpainting_models,
-    mask_from_layers,
-    mask_preview,
-)
+from pipelines.inpaint import InpaintRequest, Method, inpaint, inpainting_model_for, inpainting_models, mask_preview
 from pipelines.manager import PipelineManager
+from pipelines.masks import MAX_FEATHER, MAX_OUTPAINT, MAX_PADDING, mask_from_layers
 from pipelines.models import TXT2IMG
 from pipelines.samplers import Sampler
 from pipelines.text_to_image import MAX_SEED, MAX_STEPS

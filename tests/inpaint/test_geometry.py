@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from pipelines.inpaint import crop_box, feather, mask_from_layers, normalise_mask, outpaint, paste_back, resize_mask
+from pipelines.masks import crop_box, feather, mask_from_layers, normalise_mask, outpaint, paste_back, resize_mask
 
 
 @settings(max_examples=200, deadline=None)

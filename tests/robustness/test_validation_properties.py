@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.guidance.grid import MAX_CELLS, GuidanceGridRequest, validate_grid
-from pipelines.inpaint import normalise_image
+from pipelines.masks import normalise_image
 from pipelines.models import ModelEntry
 from pipelines.paint_with_words import MAX_STRENGTH, PaintWithWordsRequest, Region, validate_paint
 from pipelines.samplers import Sampler
