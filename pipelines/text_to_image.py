@@ -36,7 +36,7 @@ class TextToImageRequest:
     model: str | None = None  # registry name; None = the default (bundled) model
     sampler: str = Sampler.DPMPP_2M.label  # a WebUI sampler label, see pipelines/samplers.py
     steps: int = 20  # denoising steps, 1..150
-    cfg_scale: float = 7.0  # classifier-free guidance scale s (1 = plain conditional sampling), 0..30
+    cfg_scale: float = 5.0  # classifier-free guidance scale s (1 = plain conditional sampling), 0..30
     seed: int = -1  # -1 = random; image i of a batch uses seed + i
     width: int | None = None  # None = the model's native size
     height: int | None = None

@@ -41,7 +41,16 @@ WORLD = (
 REPRODUCE = "python -m pipelines.shapes.train {name}\npython -m pipelines.shapes.evaluate --write"
 
 
-def _card(title: str, body: str, name: str, folder: Path, facts: Path, scores: dict) -> str:
+SD_LIMITS = """## Limits (as released)
+Colours and shapes follow the prompt on held-out combinations; places ("on the left") and two-object relations
+do not yet (see the scores): 2,120 steps of batch 64 on a shared 2-core CPU (about 88 wall minutes, the runs
+at 1 and then 2 torch threads) are not enough for the cross-attention to learn layout. Continue training from
+these weights with `python -m pipelines.shapes.train unet --from-release` (a GPU makes it minutes). There is
+no bundled 9-channel inpainting UNet yet (`train inpaint` fine-tunes one from this UNet): the CPU budget went
+to this model first."""
+
+
+def _card(title: str, body: str, name: str, folder: Path, facts: Path, scores: dict, limits: str = "") -> str:
     score_rows = "\n".join(f"| {k} | {v} |" for k, v in scores.items()) or "| (not evaluated) | |"
     return f"""---
 license: mit
@@ -71,6 +80,8 @@ Reproduce (seeded, resumable from `runs/{name}/checkpoint.safetensors`):
 | metric | value |
 |---|---|
 {score_rows}
+
+{limits}
 """
 
 
@@ -112,6 +123,7 @@ def write_cards(assets: Path, results: dict) -> None:
                 sd,
                 sd / "unet" / "training.json",
                 scores,
+                SD_LIMITS,
             )
         )
     if inpaint.exists():
