@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 MAX_IMAGE_PIXELS = 4096 * 4096  # any input image (the crop mode scales the work area down to the model's size)
+MIN_SIDE = 8  # one latent pixel of an SD VAE
 MAX_FEATHER = 64  # mask blur radius, pixels
 MAX_PADDING = 256  # "only masked" padding, pixels
 MAX_OUTPAINT = 512  # pixels added on one side
@@ -136,6 +137,8 @@ def mask_from_layers(layers, size: tuple[int, int]) -> np.ndarray:
 def check_pixels(width: int, height: int) -> None:
     if width < 1 or height < 1:
         raise ValueError(f"`image` is empty, got {width}x{height}")
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise ValueError(f"`image` must be at least {MIN_SIDE}x{MIN_SIDE} pixels to inpaint, got {width}x{height}")
     if width * height > MAX_IMAGE_PIXELS:
         raise ValueError(
             f"`image` must have at most {MAX_IMAGE_PIXELS} pixels, got {width}x{height} = {width * height}; "
