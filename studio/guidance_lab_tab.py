@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from pipelines.guidance import GuidanceMethod
-from pipelines.guidance.grid import GuidanceGridRequest, compose_grid, grid_parameters, guidance_grid
+from pipelines.guidance.grid import STRENGTH_IGNORED, GuidanceGridRequest, compose_grid, grid_parameters, guidance_grid
 from pipelines.manager import PipelineManager
 from pipelines.models import TXT2IMG
 from pipelines.samplers import Sampler
@@ -180,19 +180,23 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
 
 
 def _gallery(outcomes) -> list[tuple]:
-    items = []
+    """Gallery items, one per distinct image: a row whose strength does not matter ("No guidance") or that
+    cannot run on this model shows once (identical images in one gallery update also race in Gradio's cache)."""
+    items, shown_once = [], set()
     for o in outcomes:
-        caption = o.label
+        if o.image is None or o.note == STRENGTH_IGNORED or o.method is GuidanceMethod.NONE:
+            if o.method in shown_once:
+                continue
+            shown_once.add(o.method)
         if o.image is None:
-            items.append((_blank(), f"{caption} — {o.note}"))
+            items.append((_blank(), f"{o.method.label} — {o.note}"))
             continue
+        caption = f"{o.method.label} · any strength" if o.method is GuidanceMethod.NONE else o.label
         caption += f" — {o.seconds:.2f} s"
         if o.clip_score is not None:
             caption += f" · CLIP {o.clip_score:.1f}"
         if o.verdict:
             caption += f" · {o.verdict}"
-        if o.note:
-            caption += f" ({o.note})"
         items.append((o.image, caption))
     return items
 

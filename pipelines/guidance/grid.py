@@ -15,6 +15,7 @@ from .methods import GuidanceMethod
 
 MAX_CELLS = 36
 MAX_CELLS_PER_BATCH = 16  # more cells in one batch buys no speed on a CPU and risks memory on a GPU
+STRENGTH_IGNORED = "strength ignored"  # the note of a "No guidance" cell copied along its row
 BYTES_PER_CELL_PIXEL = 6000  # rough activation memory of one cell per image pixel (SD 1.5, fp16: ~1.6 GB at 512²)
 
 
@@ -152,7 +153,7 @@ def run_grid(
             if method is GuidanceMethod.NONE and (method, strength) not in outcomes:
                 first = next((o for (m, _), o in outcomes.items() if m is GuidanceMethod.NONE and o.image), None)
                 if first is not None:
-                    outcomes[(method, strength)] = replace(first, strength=strength, note="strength ignored")
+                    outcomes[(method, strength)] = replace(first, strength=strength, note=STRENGTH_IGNORED)
         yield [outcomes[p] for p in pairs if p in outcomes]
 
 
