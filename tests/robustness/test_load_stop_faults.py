@@ -73,9 +73,19 @@ def test_eight_clients_each_get_exactly_their_own_images(robust_url, robust_mana
         np.testing.assert_array_equal(image, solo[seeds[key]], err_msg=f"client {key[0]} request {key[1]}")
 
 
-def test_stop_ends_a_run_within_a_step_and_the_next_runs(robust_app):
+def test_stop_ends_a_run_within_a_step_and_the_next_runs(robust_app, robust_manager, monkeypatch):
     demo, url = robust_app
     flags = stop_flags_of(demo)
+    # Steps of the tiny model take milliseconds, less than the lag of the client's progress reports: slow each
+    # UNet call down so that "within a step" is measurable from the client.
+    unet = robust_manager.pipeline(TINY).unet
+    forward = unet.forward
+
+    def slow_forward(*args, **kwargs):
+        time.sleep(0.05)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(unet, "forward", slow_forward)
     client = Client(url, verbose=False)
     job = client.submit(prompt="a red circle", steps=150, seed=9, sampler="Euler", api_name="/txt2img")
 
