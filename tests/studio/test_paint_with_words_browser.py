@@ -62,12 +62,19 @@ def paint(page, colour_index: int, dx: float, dy: float) -> None:
     page.mouse.up()
 
 
-def type_phrase(page, row: int, phrase: str) -> None:
-    cell = page.locator("#pww-table [role=gridcell]").nth(row * 3 + 1)
-    cell.dblclick()
-    page.keyboard.type(phrase)
-    page.keyboard.press("Enter")
-    page.locator("#pww-table [role=gridcell]").nth(row * 3 + 1).get_by_text(phrase).wait_for(timeout=10_000)
+def type_phrase(page, row: int, phrase: str, attempts: int = 3) -> None:
+    """Types `phrase` into the table row; tries again when a late canvas update re-renders the table under it."""
+    for attempt in range(attempts):
+        cell = page.locator("#pww-table [role=gridcell]").nth(row * 3 + 1)
+        cell.dblclick()
+        page.keyboard.type(phrase)
+        page.keyboard.press("Enter")
+        try:
+            cell.get_by_text(phrase).wait_for(timeout=10_000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
 
 
 def test_paint_two_regions_tie_two_phrases_and_generate(page, received, studio_manager, tmp_path):
