@@ -10,7 +10,7 @@ import gradio as gr
 
 from pipelines.manager import PipelineManager
 
-from . import guidance_lab_tab, inpaint_tab, paint_with_words_tab, text_to_image_tab
+from . import guidance_lab_tab, inpaint_tab, paint_with_words_tab, text_to_image_tab, unclip_tab
 from .sessions import StopFlags
 
 QUEUE_MAX_SIZE = 32  # waiting requests beyond this are refused with "queue full" instead of piling up
@@ -44,6 +44,8 @@ def build_app(manager: PipelineManager) -> gr.Blocks:
                 inpaint_tab.build(manager, stop_flags, txt2img_gallery=txt2img.gallery)
             with gr.Tab("Paint with words", id="pww", elem_id="tab-pww"):
                 paint_with_words_tab.build(manager, stop_flags)
+            with gr.Tab("unCLIP", id="unclip", elem_id="tab-unclip"):
+                unclip_tab.build(manager, stop_flags, txt2img_gallery=txt2img.gallery)
         with gr.Accordion("Models", open=False, elem_id="models-panel"):
             models_md = gr.Markdown(_models_markdown(manager), elem_id="models-report")
             with gr.Row():

@@ -1,0 +1,256 @@
+"""Trains the bundled unCLIP decoder (`assets/models/shapes-unclip`) on a CPU, in the Stable unCLIP layout.
+
+    python -m pipelines.shapes.train_unclip decoder [--minutes 70] [--threads 1]
+
+The folder is a plain `StableUnCLIPImg2ImgPipeline` (the structure of stabilityai/stable-diffusion-2-1-unclip):
+`image_encoder` is the vision tower of `shapes-clip` with its projection (64-d image embedding z_i),
+`image_normalizer` holds the mean and std of z_i over training images, `image_noising_scheduler` noises z_i,
+text encoder, tokenizer and VAE are those of `shapes-sd`, and the UNet is the `shapes-sd` UNet with a
+`class_embed_type="projection"` embedding of the 2·64-d vector [noised z_i, sinusoid(noise_level)] added to the
+time embedding. The new embedding's last layer starts at zero, so training starts from the text-to-image model.
+
+Training feeds the image embedding exactly as `StableUnCLIPImg2ImgPipeline.noise_image_embeddings` does at
+sampling time (normalise, `add_noise` at `noise_level`, unnormalise, append the noise level's sinusoid), with a
+random noise level per example (more often low), the caption dropped most of the time (the decoder must rely
+on z_i) and the whole image vector zeroed sometimes (that zero vector is the pipeline's unconditional input for
+guidance). Seeded and resumable from `runs/unclip-decoder/checkpoint.safetensors`; the frozen parts are copied
+to `runs/unclip-decoder/base/` on the first run so a later retraining of `shapes-sd` does not change them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import train as shapes_train
+from .data import draw_batch
+from .train import TrainConfig, Trainer, _write_training_facts
+
+logger = logging.getLogger(__name__)
+
+EMBED_DIM = 64  # projection_dim of shapes-clip
+NOISE_LEVELS = 1000  # image_noising_scheduler.num_train_timesteps
+
+
+def decoder_config() -> TrainConfig:
+    return TrainConfig(
+        "unclip-decoder", steps=1800, batch_size=32, lr=2e-4, ema_decay=0.998, caption_drop=0.8
+    )  # lr of the new class embedding; the rest of the UNet gets lr / 4
+
+
+SOURCE = Path("assets/models")  # where shapes-sd and shapes-clip are read from; --source-dir overrides
+IMAGE_DROP = 0.1  # share of examples whose whole image vector is zero (the guidance "unconditional" input)
+
+
+def load_image_encoder(clip_folder: Path):
+    """CLIPVisionModelWithProjection with the weights of a `CLIPModel` folder.
+
+    transformers 5 can leave weights random when loading a CLIPModel checkpoint into the vision class, so
+    the towers are built from the config and their state dicts loaded explicitly (strict).
+    """
+    from transformers import CLIPModel, CLIPVisionModelWithProjection
+
+    clip = CLIPModel.from_pretrained(clip_folder, use_safetensors=True)
+    encoder = CLIPVisionModelWithProjection(clip.config.vision_config)
+    encoder.vision_model.load_state_dict(clip.vision_model.state_dict())
+    encoder.visual_projection.load_state_dict(clip.visual_projection.state_dict())
+    return encoder.eval()
+
+
+def unclip_unet(base):
+    """The text-to-image UNet `base` with a zero-initialised image-embedding ("projection" class) input."""
+    from diffusers import UNet2DConditionModel
+
+    config = dict(base.config)
+    config.update(class_embed_type="projection", projection_class_embeddings_input_dim=2 * EMBED_DIM)
+    unet = UNet2DConditionModel.from_config(config)
+    missing, unexpected = unet.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("class_embedding.") for k in missing), (missing, unexpected)
+    torch.nn.init.zeros_(unet.class_embedding.linear_2.weight)
+    torch.nn.init.zeros_(unet.class_embedding.linear_2.bias)
+    return unet
+
+
+def _base_components(base_dir: Path, assets: Path):
+    """Frozen components, snapshotted from the released models on the first run."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import AutoTokenizer, CLIPImageProcessor, CLIPTextModel, CLIPVisionModelWithProjection
+
+    if not (base_dir / "done").exists():
+        sd = assets / "shapes-sd"
+        AutoencoderKL.from_pretrained(sd / "vae").save_pretrained(base_dir / "vae")
+        CLIPTextModel.from_pretrained(sd / "text_encoder").save_pretrained(base_dir / "text_encoder")
+        AutoTokenizer.from_pretrained(sd / "tokenizer").save_pretrained(base_dir / "tokenizer")
+        UNet2DConditionModel.from_pretrained(sd / "unet", dtype=torch.float32).save_pretrained(base_dir / "unet")
+        load_image_encoder(assets / "shapes-clip").save_pretrained(base_dir / "image_encoder")
+        CLIPImageProcessor.from_pretrained(assets / "shapes-clip").save_pretrained(base_dir / "feature_extractor")
+        (base_dir / "done").write_text("ok\n")
+    return (
+        AutoencoderKL.from_pretrained(base_dir / "vae").eval().requires_grad_(False),
+        CLIPTextModel.from_pretrained(base_dir / "text_encoder").eval().requires_grad_(False),
+        AutoTokenizer.from_pretrained(base_dir / "tokenizer"),
+        UNet2DConditionModel.from_pretrained(base_dir / "unet", dtype=torch.float32),
+        CLIPVisionModelWithProjection.from_pretrained(base_dir / "image_encoder").eval().requires_grad_(False),
+        CLIPImageProcessor.from_pretrained(base_dir / "feature_extractor"),
+    )
+
+
+def _embedding_stats(image_encoder, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std of z_i over 1,024 training images (what SD 2.1 unCLIP's normalizer holds for OpenCLIP)."""
+    with torch.no_grad():
+        embeds = torch.cat([image_encoder(draw_batch(seed + 99, i, 256)[0]).image_embeds for i in range(4)])
+    return embeds.mean(0, keepdim=True), embeds.std(0, keepdim=True)
+
+
+def image_noising_scheduler():
+    from diffusers import DDPMScheduler
+
+    # As in stable-diffusion-2-1-unclip's image_noising_scheduler.
+    return DDPMScheduler(num_train_timesteps=NOISE_LEVELS, beta_schedule="squaredcos_cap_v2")
+
+
+def noised_class_labels(embeds, noise_levels, normalizer, noising, generator) -> torch.Tensor:
+    """[unscale(add_noise(scale(z_i), noise_level)), sinusoid(noise_level)] per example — the same vector
+    `StableUnCLIPImg2ImgPipeline.noise_image_embeddings` builds, but with a noise level per example."""
+    from diffusers.models.embeddings import get_timestep_embedding
+
+    noise = torch.randn(embeds.shape, generator=generator)
+    noised = normalizer.unscale(noising.add_noise(normalizer.scale(embeds), noise, noise_levels))
+    sinusoid = get_timestep_embedding(noise_levels, embeds.shape[-1], flip_sin_to_cos=True, downscale_freq_shift=0)
+    return torch.cat([noised, sinusoid], dim=1)
+
+
+def train_decoder(config: TrainConfig) -> None:
+    from diffusers import DDIMScheduler, DDPMScheduler, StableUnCLIPImg2ImgPipeline
+    from diffusers.pipelines.stable_diffusion.stable_unclip_image_normalizer import StableUnCLIPImageNormalizer
+
+    from .tokenizer import MAX_LENGTH
+
+    torch.manual_seed(config.seed)
+    run_dir = shapes_train.RUNS / config.model
+    vae, text_encoder, tokenizer, base_unet, image_encoder, feature_extractor = _base_components(
+        run_dir / "base", SOURCE
+    )
+    unet = unclip_unet(base_unet)
+    del base_unet
+    normalizer = StableUnCLIPImageNormalizer(embedding_dim=EMBED_DIM)
+    mean, std = _embedding_stats(image_encoder, config.seed)
+    with torch.no_grad():
+        normalizer.mean.copy_(mean)
+        normalizer.std.copy_(std)
+    normalizer.requires_grad_(False)
+    noising = image_noising_scheduler()
+    ema_unet = copy.deepcopy(unet).requires_grad_(False)
+    noise_scheduler = DDPMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000
+    )
+    snr = noise_scheduler.alphas_cumprod / (1 - noise_scheduler.alphas_cumprod)
+    new = [p for n, p in unet.named_parameters() if n.startswith("class_embedding.")]
+    old = [p for n, p in unet.named_parameters() if not n.startswith("class_embedding.")]
+    params = [{"params": new, "lr": config.lr}, {"params": old, "lr": config.lr / 4}]
+    trainer = Trainer(config, {"unet": unet, "ema_unet": ema_unet}, params)
+    scale = vae.config.scaling_factor
+    with torch.no_grad():
+        empty = text_encoder(
+            tokenizer([""], padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids
+        )[0]
+
+    def loss_fn(step: int):
+        generator = torch.Generator().manual_seed(config.seed * 7919 + step + 31)
+        images, captions, _ = draw_batch(config.seed + 5, step, config.batch_size)
+        n = len(captions)
+        with torch.no_grad():
+            latents = vae.encode(images).latent_dist.sample(generator) * scale
+            embeds = image_encoder(images).image_embeds
+            # 1. noise level per example, more often low: floor(1000·u²)
+            levels = (NOISE_LEVELS * torch.rand(n, generator=generator) ** 2).long().clamp(max=NOISE_LEVELS - 1)
+            class_labels = noised_class_labels(embeds, levels, normalizer, noising, generator)
+            keep_image = (torch.rand(n, generator=generator) >= IMAGE_DROP).float()[:, None]
+            class_labels = class_labels * keep_image
+            # 2. caption mostly dropped: empty-prompt context
+            drop = torch.rand(n, generator=generator) < config.caption_drop
+            tokens = tokenizer(
+                [c for c, d in zip(captions, drop.tolist()) if not d] or [""],
+                padding="max_length",
+                max_length=MAX_LENGTH,
+                return_tensors="pt",
+            ).input_ids
+            kept = text_encoder(tokens)[0]
+            context = empty.expand(n, -1, -1).clone()
+            if (~drop).any():
+                context[~drop] = kept
+        noise = torch.randn(latents.shape, generator=generator)
+        t = torch.randint(0, 1000, (n,), generator=generator)
+        noisy = noise_scheduler.add_noise(latents, noise, t)
+        prediction = unet(noisy, t, context, class_labels=class_labels).sample
+        weights = torch.clamp(snr[t], max=5.0) / snr[t]  # min-SNR-5, as train.py
+        loss = (weights * F.mse_loss(prediction, noise, reduction="none").mean(dim=(1, 2, 3))).mean()
+        return loss, {}
+
+    def update_ema():
+        decay = min(config.ema_decay, (1 + trainer.step) / (10 + trainer.step))
+        with torch.no_grad():
+            for e, p in zip(ema_unet.parameters(), unet.parameters()):
+                e.lerp_(p, 1 - decay)
+
+    trainer.run(loss_fn, after_step=update_ema)
+
+    scheduler = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        num_train_timesteps=1000,
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    pipe = StableUnCLIPImg2ImgPipeline(
+        feature_extractor=feature_extractor,
+        image_encoder=image_encoder,
+        image_normalizer=normalizer,
+        image_noising_scheduler=noising,
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        unet=ema_unet,
+        scheduler=scheduler,
+        vae=vae,
+    )
+    out = shapes_train.ASSETS / "shapes-unclip"
+    pipe.save_pretrained(out, safe_serialization=True)
+    # The UNet is stored in half precision like shapes-sd's; diffusers loads it back as float32.
+    ema_unet.to(torch.float16).save_pretrained(out / "unet", safe_serialization=True)
+    _write_training_facts(out / "unet", config, trainer.step)
+    logger.info("saved %s at step %d", out, trainer.step)
+
+
+def main() -> None:
+    global SOURCE
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", choices=["decoder"])
+    parser.add_argument("--steps", type=int, help="total optimiser steps")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--minutes", type=float, default=70.0, help="wall-time bound of this run")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--assets-dir", type=Path, default=shapes_train.ASSETS, help="where shapes-unclip goes")
+    parser.add_argument("--source-dir", type=Path, default=SOURCE, help="where shapes-sd and shapes-clip are")
+    parser.add_argument("--runs-dir", type=Path, default=shapes_train.RUNS)
+    args = parser.parse_args()
+    shapes_train.ASSETS, shapes_train.RUNS, SOURCE = args.assets_dir, args.runs_dir, args.source_dir
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    torch.set_num_threads(args.threads)
+    config = decoder_config()
+    config.minutes = args.minutes
+    if args.steps:
+        config.steps = args.steps
+    if args.batch_size:
+        config.batch_size = args.batch_size
+    train_decoder(config)
+
+
+if __name__ == "__main__":
+    main()
