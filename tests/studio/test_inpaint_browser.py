@@ -17,22 +17,27 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 # `browser` (headless system Chromium with --enable-unsafe-swiftshader) comes from tests/studio/conftest.py.
 
 
-def wait_until_loaded(page, size: str, upload: Path, timeout_s: float = 120) -> None:
-    """Waits until the server has the uploaded image (drawing earlier paints on a blank canvas).
+def open_with_upload(page, studio_url: str, upload: Path, size: str, attempts: int = 3, wait_s: int = 40):
+    """Opens the Inpainting tab and uploads `upload`; returns the editor once the server has the image.
 
-    The editor's change event can fire before its value holds the upload, so ask again with "Show mask preview",
-    which sends the editor's current value, until the server answers with the image's size. On a loaded
-    machine the editor can drop the upload altogether: then upload it again.
+    Drawing before the server has the image paints on a blank canvas. The editor's change event can fire before
+    its value holds the upload, so ask again with "Show mask preview" (which sends the editor's current value)
+    until the server answers with the image's size. On a loaded machine the editor can drop the upload
+    altogether and stay that way: then load the page again and upload again.
     """
-    status = page.locator("#inpaint-status")
-    for attempt in range(int(timeout_s)):
-        if f"Image {size} loaded" in status.inner_text():
-            return
-        if attempt and attempt % 20 == 0:
-            page.locator("#inpaint-editor input[type=file]").first.set_input_files(str(upload))
-        page.locator("#inpaint-preview-btn").click()
-        page.wait_for_timeout(1000)
-    pytest.fail(f"the server never saw the {size} upload; status {status.inner_text()!r}")
+    for attempt in range(attempts):
+        page.goto(studio_url, wait_until="domcontentloaded")
+        page.get_by_role("tab", name="Inpainting").click()  # inactive tabs are not rendered until clicked
+        editor = page.locator("#inpaint-editor")
+        editor.wait_for(timeout=30_000)
+        editor.locator("input[type=file]").first.set_input_files(str(upload))
+        status = page.locator("#inpaint-status")
+        for _ in range(wait_s):
+            if f"Image {size} loaded" in status.inner_text():
+                return editor
+            page.locator("#inpaint-preview-btn").click()
+            page.wait_for_timeout(1000)
+    pytest.fail(f"the server never saw the {size} upload in {attempts} page loads; status {status.inner_text()!r}")
 
 
 def wait_for_result(page, timeout_ms: int = 120_000) -> str:
@@ -71,12 +76,7 @@ def test_upload_paint_a_stroke_and_inpaint(browser, studio_url, received, tmp_pa
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
     try:
-        page.goto(studio_url, wait_until="domcontentloaded")
-        page.get_by_role("tab", name="Inpainting").click()  # inactive tabs are not rendered until clicked
-        editor = page.locator("#inpaint-editor")
-        editor.wait_for(timeout=30_000)
-        editor.locator("input[type=file]").first.set_input_files(str(upload))
-        wait_until_loaded(page, "64×64", upload)
+        editor = open_with_upload(page, studio_url, upload, "64×64")
         editor.get_by_role("button", name="Brush").first.click()
         page.wait_for_timeout(500)
 
@@ -123,12 +123,7 @@ def test_a_big_upload_is_inpainted_in_a_box_and_keeps_its_size(browser, studio_u
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
     try:
-        page.goto(studio_url, wait_until="domcontentloaded")
-        page.get_by_role("tab", name="Inpainting").click()
-        editor = page.locator("#inpaint-editor")
-        editor.wait_for(timeout=30_000)
-        editor.locator("input[type=file]").first.set_input_files(str(upload))
-        wait_until_loaded(page, "296×200", upload)
+        editor = open_with_upload(page, studio_url, upload, "296×200")
         editor.get_by_role("button", name="Brush").first.click()
         canvas = editor.locator("canvas").first.bounding_box()
         cx, cy = canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2

@@ -63,14 +63,20 @@ def paint(page, colour_index: int, dx: float, dy: float) -> None:
 
 
 def type_phrase(page, row: int, phrase: str, attempts: int = 3) -> None:
-    """Types `phrase` into the table row; tries again when a late canvas update re-renders the table under it."""
+    """Types `phrase` into the table row's phrase cell.
+
+    Keys typed before the cell's editor opens would be lost, so this fills the editor itself, and tries again
+    when a late canvas update re-renders the table under it.
+    """
     for attempt in range(attempts):
         cell = page.locator("#pww-table [role=gridcell]").nth(row * 3 + 1)
         cell.dblclick()
-        page.keyboard.type(phrase)
-        page.keyboard.press("Enter")
+        editor = cell.locator("textarea[aria-label='Edit cell']")
         try:
-            cell.get_by_text(phrase).wait_for(timeout=10_000)
+            editor.wait_for(timeout=5_000)
+            editor.fill(phrase)
+            editor.press("Enter")
+            cell.get_by_text(phrase, exact=True).wait_for(timeout=10_000)
             return
         except Exception:
             if attempt == attempts - 1:
