@@ -12,6 +12,8 @@ stabilityai/stable-diffusion-2-1-unclip), always through the pipeline's own call
       slerp = sin((1−θ)ω)/sin ω · z_1 + sin(θω)/sin ω · z_2, lerp when sin ω ≈ 0,
   with x_T either fixed (one seed for every frame) or "inverted": x_T,k = DDIM inversion of image k under z_k,
   and x_T(θ) = slerp(x_T,1, x_T,2, θ), so that θ = 0 and θ = 1 reproduce the inputs.
+- Caption → image (when the folder has a prior): `StableUnCLIPPipeline` built from the decoder's components and a
+  `PriorTransformer` (caption → z_i) in the folder's `prior*` sub-folders; its image can then be varied or edited.
 - Text diffs: z_d = normalize(z_t(target) − z_t(source)) from the CLIP text tower paired with the image
   encoder; frames decode |z_i| · slerp(ẑ_i, z_d, θ) (z_i's norm is kept: the decoder was trained on it).
 
@@ -21,11 +23,13 @@ Nothing here imports gradio; errors are ValueErrors naming the parameter.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -133,6 +137,19 @@ class TextDiffRequest:
 
 
 @dataclass(frozen=True)
+class CaptionRequest:
+    """A picture from a caption: the prior draws z_i, the decoder draws the image."""
+
+    caption: str
+    model: str | None = None
+    prior_steps: int = 25  # DDPM steps of the prior, 1..150
+    prior_guidance_scale: float = 4.0  # classifier-free guidance of the prior, 0..30
+    steps: int = 20  # DDIM steps of the decoder
+    guidance_scale: float = 3.0  # decoder guidance on the image embedding
+    seed: int = -1
+
+
+@dataclass(frozen=True)
 class UnclipResult:
     images: list[Image.Image]
     labels: list[str]  # a caption per image ("seed 12", "θ = 0.50")
@@ -192,7 +209,8 @@ class _Progress:
         self.done += 1
         if self.on_step is not None:
             preview = None
-            if self.preview_every and latents is not None and self.done % self.preview_every == 0:
+            image_latents = latents is not None and latents.ndim == 4  # a prior's steps carry z_i, not an image
+            if self.preview_every and image_latents and self.done % self.preview_every == 0:
                 preview = decode_preview(pipe, latents)
             self.on_step(StepInfo(step=self.done, total=self.total, preview=preview))
         if self.stop is not None and self.stop.is_set() and self.done < self.total:
@@ -468,6 +486,96 @@ def text_diff(
         except _Stopped:
             return UnclipResult(images, labels, request.seed, request, True, thetas[: len(images)])
         return UnclipResult(images, labels, request.seed, request, thetas=thetas)
+
+    return manager.run(work)
+
+
+def has_prior(entry: ModelEntry) -> bool:
+    """Whether the model folder holds a prior (caption -> z_i) next to the decoder."""
+    return entry.is_local and (Path(entry.source) / "prior" / "config.json").is_file()
+
+
+@functools.lru_cache(maxsize=2)
+def _prior_parts(folder: str, device: str, dtype: torch.dtype) -> tuple:
+    """(tokenizer, text encoder with projection, PriorTransformer, scheduler config) of a folder, loaded once."""
+    from diffusers import DDPMScheduler, PriorTransformer
+    from transformers import AutoTokenizer, CLIPTextModelWithProjection
+
+    root = Path(folder)
+    tokenizer = AutoTokenizer.from_pretrained(root / "prior_tokenizer", local_files_only=True)
+    text_encoder = CLIPTextModelWithProjection.from_pretrained(
+        root / "prior_text_encoder", dtype=dtype, local_files_only=True
+    )
+    prior = PriorTransformer.from_pretrained(root / "prior", dtype=dtype, local_files_only=True)
+    config = DDPMScheduler.load_config(root / "prior_scheduler")
+    return (
+        tokenizer,
+        text_encoder.to(device).eval().requires_grad_(False),
+        prior.to(device).eval().requires_grad_(False),
+        config,
+    )
+
+
+def caption_to_image(
+    manager: PipelineManager,
+    request: CaptionRequest,
+    *,
+    on_step: Callable[[StepInfo], None] | None = None,
+    stop: threading.Event | None = None,
+    preview_every: int = 0,
+) -> UnclipResult:
+    """One image from a caption with the prior + decoder (`StableUnCLIPPipeline`, sharing the decoder's weights)."""
+    # 1. Check inputs
+    entry = _entry(manager, request.model)
+    request = _resolve(request, entry)
+    if not isinstance(request.caption, str) or not request.caption.strip():
+        raise ValueError(f"`caption` must be a non-empty text, got {request.caption!r}")
+    if not has_prior(entry):
+        raise ValueError(f"{entry.name} has no prior (caption -> image embedding): upload an image instead")
+    _check_common(request, entry)
+    if not isinstance(request.prior_steps, int) or not 1 <= request.prior_steps <= MAX_STEPS:
+        raise ValueError(f"`prior_steps` must be an integer from 1 to {MAX_STEPS}, got {request.prior_steps!r}")
+
+    def work() -> UnclipResult:
+        from diffusers import DDPMScheduler, StableUnCLIPPipeline
+
+        base = _pipe(manager, entry)
+        tokenizer, text_encoder, prior, scheduler_config = _prior_parts(
+            entry.source, str(base.unet.device), base.unet.dtype
+        )
+        # 2. The text-to-image pipeline on the decoder's own components (no copy of the weights)
+        pipe = StableUnCLIPPipeline(
+            prior_tokenizer=tokenizer,
+            prior_text_encoder=text_encoder,
+            prior=prior,
+            prior_scheduler=DDPMScheduler.from_config(scheduler_config),
+            image_normalizer=base.image_normalizer,
+            image_noising_scheduler=base.image_noising_scheduler,
+            tokenizer=base.tokenizer,
+            text_encoder=base.text_encoder,
+            unet=base.unet,
+            scheduler=base.scheduler,
+            vae=base.vae,
+        )
+        pipe.set_progress_bar_config(disable=True)
+        progress = _Progress(request.prior_steps + request.steps, on_step, stop, preview_every)
+        # 3. Prior then decoder, the pipeline's own loops
+        try:
+            image = pipe(
+                prompt=request.caption,
+                prior_num_inference_steps=request.prior_steps,
+                prior_guidance_scale=request.prior_guidance_scale,
+                num_inference_steps=request.steps,
+                guidance_scale=request.guidance_scale,
+                height=entry.native_size,
+                width=entry.native_size,
+                generator=torch.Generator("cpu").manual_seed(request.seed),
+                callback=progress.callback(pipe),
+                callback_steps=1,
+            ).images[0]
+        except _Stopped:
+            return UnclipResult([], [], request.seed, request, stopped=True)
+        return UnclipResult([image], [request.caption], request.seed, request)
 
     return manager.run(work)
 

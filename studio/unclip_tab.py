@@ -21,11 +21,13 @@ from pipelines.unclip import (
     MAX_FRAMES,
     MAX_NOISE_LEVEL,
     MAX_VARIATIONS,
+    CaptionRequest,
     InterpolationRequest,
     NoiseMode,
     TextDiffRequest,
     VariationsRequest,
     best_caption,
+    caption_to_image,
     example_image,
     interpolate,
     save_gif,
@@ -47,7 +49,8 @@ INTRO = """**unCLIP** (DALL-E 2) draws an image from its CLIP *image embedding* 
 changes meaning: **variations** keep z_i and draw fresh noise; **interpolation** walks z_i from one image to another
 (slerp); **text diff** turns z_i towards the difference of two captions."""
 CSS = """<style>
-#unclip-var-gallery img, #unclip-strip img, #unclip-frame img, #unclip-diff-gallery img {image-rendering: pixelated}
+#unclip-frame img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated}
+#unclip-var-gallery img, #unclip-strip img, #unclip-diff-gallery img {object-fit: contain; image-rendering: pixelated}
 </style>"""
 
 
@@ -100,6 +103,14 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                         var_from_txt2img = gr.Button(
                             "⬅ First Text-to-image result", size="sm", elem_id="unclip-var-from-txt2img"
                         )
+                with gr.Row(equal_height=True):
+                    caption = gr.Textbox(
+                        label="…or draw one from a caption (prior → decoder)",
+                        placeholder="e.g. a green triangle on the left",
+                        scale=3,
+                        elem_id="unclip-caption",
+                    )
+                    caption_btn = gr.Button("Draw", size="sm", scale=1, elem_id="unclip-caption-run")
                 var_count = gr.Slider(
                     1, MAX_VARIATIONS, value=VAR.count, step=1, label="Variations", elem_id="unclip-var-count"
                 )
@@ -203,6 +214,39 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         show_progress_on=[var_gallery],
     )
     var_stop.click(stop_generation, outputs=[var_status], queue=False, api_visibility="private")
+
+    def draw_from_caption(
+        caption: str,
+        seed: float = VAR.seed,
+        model: str | None = None,
+        request: gr.Request = None,
+        progress=gr.Progress(),  # noqa: B008
+    ):
+        """An image from a caption: the prior maps it to a CLIP image embedding, the decoder draws that."""
+        entry = entry_for(model)
+        req = CaptionRequest(caption=caption or "", model=entry.name, seed=int(seed) if seed is not None else -1)
+        warn_unknown_words(entry, req.caption)
+
+        def work(on_step, stop):
+            return caption_to_image(manager, req, on_step=on_step, stop=stop)
+
+        for kind, item in run(work, progress, request):
+            if kind == "result":
+                res = item
+        if not res.images:
+            return gr.skip(), "Stopped"
+        return res.images[0], f"Drawn from “{req.caption}” (seed {res.seed}): now make variations of it"
+
+    caption_inputs = [caption, var_seed, model]
+    caption_btn.click(
+        draw_from_caption,
+        inputs=caption_inputs,
+        outputs=[var_image, var_status],
+        api_name="caption_to_image",
+        concurrency_id="device",
+        concurrency_limit=1,
+        show_progress_on=[var_image],
+    )
     var_example.click(
         lambda: example_image("a large red circle in the center", 0),
         outputs=[var_image],

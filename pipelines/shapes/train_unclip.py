@@ -228,10 +228,209 @@ def train_decoder(config: TrainConfig) -> None:
     logger.info("saved %s at step %d", out, trainer.step)
 
 
+# --- prior: caption -> z_i ----------------------------------------------------------------------------
+
+
+def prior_config() -> TrainConfig:
+    return TrainConfig("unclip-prior", steps=2000, batch_size=64, lr=3e-4, ema_decay=0.998, caption_drop=0.1)
+
+
+def prior_scheduler():
+    from diffusers import DDPMScheduler
+
+    # As stable-diffusion-2-1-unclip-small's prior_scheduler (Karlo): cosine schedule, the prior predicts z_i itself.
+    return DDPMScheduler(
+        num_train_timesteps=1000,
+        beta_schedule="squaredcos_cap_v2",
+        prediction_type="sample",
+        clip_sample=True,
+        clip_sample_range=5.0,
+    )
+
+
+def load_prior_text_encoder(clip_folder: Path):
+    """CLIPTextModelWithProjection with the text tower of a `CLIPModel` folder (loaded explicitly, as above)."""
+    from transformers import CLIPModel, CLIPTextModelWithProjection
+
+    clip = CLIPModel.from_pretrained(clip_folder, use_safetensors=True)
+    encoder = CLIPTextModelWithProjection(clip.config.text_config)
+    encoder.text_model.load_state_dict(clip.text_model.state_dict())
+    encoder.text_projection.load_state_dict(clip.text_projection.state_dict())
+    return encoder.eval()
+
+
+def train_prior(config: TrainConfig) -> None:
+    """A `PriorTransformer` (Karlo / Stable unCLIP layout) that maps a caption to a CLIP image embedding.
+
+    Conditioning as `StableUnCLIPPipeline` feeds it: the text tower's projected embedding (`proj_embedding`) and its
+    last hidden states (width 128 = the prior's inner width, so no input projection) with the attention mask.
+    It predicts the normalised z_i (x0) from a noised one; the caption is dropped `caption_drop` of the time
+    for classifier-free guidance.
+    """
+    from diffusers import PriorTransformer
+    from transformers import AutoTokenizer
+
+    from .tokenizer import MAX_LENGTH
+
+    torch.manual_seed(config.seed)
+    clip_folder = SOURCE / "shapes-clip"
+    text_encoder = load_prior_text_encoder(clip_folder).requires_grad_(False)
+    image_encoder = load_image_encoder(clip_folder).requires_grad_(False)
+    tokenizer = AutoTokenizer.from_pretrained(clip_folder)
+    width = text_encoder.config.hidden_size
+    prior = PriorTransformer(
+        num_attention_heads=4,
+        attention_head_dim=width // 4,
+        num_layers=6,
+        embedding_dim=EMBED_DIM,
+        num_embeddings=MAX_LENGTH,
+        additional_embeddings=4,
+        encoder_hid_proj_type=None,
+    )
+    mean, std = _embedding_stats(image_encoder, config.seed)
+    with torch.no_grad():
+        prior.clip_mean.copy_(mean)
+        prior.clip_std.copy_(std)
+    prior.clip_mean.requires_grad_(False)
+    prior.clip_std.requires_grad_(False)
+    ema = copy.deepcopy(prior).requires_grad_(False)
+    scheduler = prior_scheduler()
+    trainer = Trainer(config, {"prior": prior, "ema_prior": ema}, [p for p in prior.parameters() if p.requires_grad])
+
+    def loss_fn(step: int):
+        generator = torch.Generator().manual_seed(config.seed * 7919 + step + 77)
+        images, captions, _ = draw_batch(config.seed + 9, step, config.batch_size)
+        drop = (torch.rand(len(captions), generator=generator) < config.caption_drop).tolist()
+        captions = ["" if d else c for c, d in zip(captions, drop)]
+        with torch.no_grad():
+            target = (image_encoder(images).image_embeds - mean) / std
+            tokens = tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt")
+            text = text_encoder(tokens.input_ids)
+        noise = torch.randn(target.shape, generator=generator)
+        t = torch.randint(0, 1000, (len(captions),), generator=generator)
+        noisy = scheduler.add_noise(target, noise, t)
+        predicted = prior(
+            noisy,
+            timestep=t,
+            proj_embedding=text.text_embeds,
+            encoder_hidden_states=text.last_hidden_state,
+            attention_mask=tokens.attention_mask.bool(),
+        ).predicted_image_embedding
+        loss = F.mse_loss(predicted, target)
+        cosine = F.cosine_similarity(predicted * std + mean, target * std + mean).mean()
+        return loss, {"cosine": round(float(cosine), 4)}
+
+    def update_ema():
+        decay = min(config.ema_decay, (1 + trainer.step) / (10 + trainer.step))
+        with torch.no_grad():
+            for e, p in zip(ema.parameters(), prior.parameters()):
+                e.lerp_(p, 1 - decay)
+
+    trainer.run(loss_fn, after_step=update_ema)
+    out = shapes_train.ASSETS / "shapes-unclip"
+    ema.save_pretrained(out / "prior", safe_serialization=True)
+    text_encoder.save_pretrained(out / "prior_text_encoder")
+    tokenizer.save_pretrained(out / "prior_tokenizer")
+    scheduler.save_pretrained(out / "prior_scheduler")
+    _write_training_facts(out / "prior", config, trainer.step)
+    logger.info("saved the prior in %s at step %d", out, trainer.step)
+
+
+CARD = """---
+license: mit
+library_name: diffusers
+tags: [shapes-world, tiny, cpu, unclip]
+---
+# shapes-unclip: a tiny Stable unCLIP decoder for the shapes world
+
+A plain `StableUnCLIPImg2ImgPipeline` folder, the layout of stabilityai/stable-diffusion-2-1-unclip, so the studio's
+unCLIP code runs both: `image_encoder` is the vision tower of `shapes-clip` with its projection (64-d CLIP image
+embedding z_i; weights copied exactly), `feature_extractor` its preprocessing, `image_normalizer` the mean and std of
+z_i over 1,024 training images, `image_noising_scheduler` a 1,000-level cosine DDPM schedule for Stable unCLIP's
+`noise_level`, text encoder, tokenizer and VAE those of `shapes-sd`, a DDIM scheduler, and a
+`UNet2DConditionModel` (fp16 weights) that is the `shapes-sd` UNet plus a `class_embed_type="projection"` input
+(2·64 → time-embedding width) for [noised z_i, sinusoid(noise_level)]. That input starts at zero, so training
+started from the text-to-image model.
+
+Training feeds z_i exactly as the pipeline does at sampling time (`noise_image_embeddings`: normalise, noise to a
+random level drawn as ⌊1000·u²⌋, unnormalise, append the level's sinusoid), drops the caption {caption_drop:.0%} of
+the time (the decoder must draw from z_i) and zeroes the whole image vector {image_drop:.0%} of the time (the
+pipeline's unconditional input for guidance).
+
+{prior_text}
+
+Load: `StableUnCLIPImg2ImgPipeline.from_pretrained(folder)`; `pipe(image=pil_image)` gives a variation.
+
+Parameters: {parameters:,} (all weights as safetensors).
+
+## Training data
+{world} The unCLIP scores use drawn one-object scenes of every colour and shape instead (`bench/unclip.py`),
+except the prior's, which uses the captions "a <colour> <shape>".
+
+## Training
+| fact | value |
+|---|---|
+{facts}
+{prior_facts}
+Reproduce (seeded, resumable from `runs/unclip-decoder/checkpoint.safetensors`):
+```
+python -m pipelines.shapes.train_unclip decoder --minutes 75 --threads 1
+python -m pipelines.shapes.train_unclip prior --minutes 40 --threads 1
+python -m bench.unclip --json bench/out/unclip.json
+python -m pipelines.shapes.train_unclip card --scores bench/out/unclip.json
+```
+
+## Scores (`python -m bench.unclip`)
+{title}
+
+| measure | value | target |
+|---|---|---|
+{scores}
+"""
+
+NO_PRIOR = (
+    "There is no prior (caption → z_i) in this folder: text diffs use the CLIP text tower's embeddings directly."
+)
+PRIOR = """**Prior** (caption → z_i) in the sub-folders `prior` (`PriorTransformer`, 6 layers, width 128,
+{parameters:,} parameters, Karlo / Stable unCLIP layout: it predicts the normalised z_i, and `clip_mean`/`clip_std`
+hold the training statistics), `prior_text_encoder` (`CLIPTextModelWithProjection`, the text tower of
+`shapes-clip`), `prior_tokenizer` and `prior_scheduler` (cosine DDPM, `prediction_type="sample"`).
+`StableUnCLIPPipeline(prior_tokenizer=..., prior_text_encoder=..., prior=..., prior_scheduler=..., **decoder
+components)` draws from a caption (`pipelines.unclip.caption_to_image`); `StableUnCLIPImg2ImgPipeline.from_pretrained`
+ignores these sub-folders. The caption was dropped 10 % of the time for classifier-free guidance."""
+
+
+def write_card(folder: Path, scores_path: Path | None) -> None:
+    """Writes `folder/README.md` from its training facts and the benchmark's JSON."""
+    import json
+
+    from .model_cards import WORLD, _facts, _parameters
+
+    scores = json.loads(scores_path.read_text()) if scores_path and scores_path.exists() else {"title": "", "rows": []}
+    config = decoder_config()
+    prior_text, prior_facts = NO_PRIOR, ""
+    if (folder / "prior" / "config.json").is_file():
+        prior_text = PRIOR.format(parameters=_parameters(folder / "prior"))
+        prior_facts = "\nPrior:\n\n| fact | value |\n|---|---|\n" + _facts(folder / "prior" / "training.json") + "\n"
+    text = CARD.format(
+        prior_text=prior_text,
+        prior_facts=prior_facts,
+        caption_drop=config.caption_drop,
+        image_drop=IMAGE_DROP,
+        parameters=_parameters(folder),
+        world=WORLD,
+        facts=_facts(folder / "unet" / "training.json"),
+        title=scores["title"],
+        scores="\n".join("| " + " | ".join(row) + " |" for row in scores["rows"]) or "| (not measured) | | |",
+    )
+    (folder / "README.md").write_text(text)
+
+
 def main() -> None:
     global SOURCE
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", choices=["decoder"])
+    parser.add_argument("model", choices=["decoder", "prior", "card"], help="what to train (or write the card)")
+    parser.add_argument("--scores", type=Path, help="card: the JSON of `python -m bench.unclip --json`")
     parser.add_argument("--steps", type=int, help="total optimiser steps")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--minutes", type=float, default=70.0, help="wall-time bound of this run")
@@ -243,13 +442,16 @@ def main() -> None:
     shapes_train.ASSETS, shapes_train.RUNS, SOURCE = args.assets_dir, args.runs_dir, args.source_dir
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(args.threads)
-    config = decoder_config()
+    if args.model == "card":
+        write_card(shapes_train.ASSETS / "shapes-unclip", args.scores)
+        return
+    config = prior_config() if args.model == "prior" else decoder_config()
     config.minutes = args.minutes
     if args.steps:
         config.steps = args.steps
     if args.batch_size:
         config.batch_size = args.batch_size
-    train_decoder(config)
+    (train_prior if args.model == "prior" else train_decoder)(config)
 
 
 if __name__ == "__main__":
