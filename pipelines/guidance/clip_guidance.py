@@ -17,8 +17,6 @@ import torch
 
 from .context import StepContext
 
-GRADIENT_UNIT = 100.0  # strength 1 in the lab = this gradient scale on the cosine similarity
-
 
 def clip_guided(
     eps_cond: torch.Tensor,
@@ -30,7 +28,8 @@ def clip_guided(
 ) -> torch.Tensor:
     """Args:
     eps_cond: ε(x_t, c), (B, C, H, W).
-    scale: s, in units of `GRADIENT_UNIT`.
+    scale: s, the gradient scale on the cosine similarity (the lab's strength; 1–12 is the useful range on
+        the bundled model, where it raises the CLIP score above classifier-free guidance's).
     to_image: x̂0 -> images in [0, 1], (B, 3, H', W') (the VAE decode for latent models).
     image_embeddings: images -> unit-norm CLIP embeddings (B, D); differentiable.
     text_embedding: unit-norm CLIP embedding of the caption, (1, D) or (B, D).
@@ -42,4 +41,4 @@ def clip_guided(
         x0 = (x_t - (1 - context.alpha_bar) ** 0.5 * eps_cond.detach()) / context.alpha_bar**0.5
         similarity = (image_embeddings(to_image(x0)) * text_embedding).sum()
         (gradient,) = torch.autograd.grad(similarity, x_t)
-    return eps_cond - (1 - context.alpha_bar) ** 0.5 * scale * GRADIENT_UNIT * gradient
+    return eps_cond - (1 - context.alpha_bar) ** 0.5 * scale * gradient

@@ -2,8 +2,8 @@
 so the UI can list them without loading a model library; `guide.py` applies them).
 
 "Strength" is the number in the lab's columns. For every method built on classifier-free guidance it is
-the guidance scale s; for CLIP guidance it is the CLIP gradient scale (in units of
-`clip_guidance.GRADIENT_UNIT`, on the conditional prediction, as GLIDE did); "No guidance" ignores it.
+the guidance scale s; for CLIP guidance it is the gradient scale s on the CLIP cosine similarity (applied to
+the conditional prediction, as GLIDE did); "No guidance" ignores it.
 """
 
 from __future__ import annotations
