@@ -1,6 +1,8 @@
-"""Trains the bundled unCLIP decoder (`assets/models/shapes-unclip`) on a CPU, in the Stable unCLIP layout.
+"""Trains the bundled unCLIP decoder and prior (`assets/models/shapes-unclip`) on a CPU, in the Stable unCLIP layout.
 
-    python -m pipelines.shapes.train_unclip decoder [--minutes 70] [--threads 1]
+    python -m pipelines.shapes.train_unclip decoder [--minutes 75] [--threads 1]   # run again to resume
+    python -m pipelines.shapes.train_unclip prior [--minutes 40] [--threads 1]
+    python -m pipelines.shapes.train_unclip card --scores bench/out/unclip.json     # the model card
 
 The folder is a plain `StableUnCLIPImg2ImgPipeline` (the structure of stabilityai/stable-diffusion-2-1-unclip):
 `image_encoder` is the vision tower of `shapes-clip` with its projection (64-d image embedding z_i),
@@ -15,6 +17,9 @@ random noise level per example (more often low), the caption dropped most of the
 on z_i) and the whole image vector zeroed sometimes (that zero vector is the pipeline's unconditional input for
 guidance). Seeded and resumable from `runs/unclip-decoder/checkpoint.safetensors`; the frozen parts are copied
 to `runs/unclip-decoder/base/` on the first run so a later retraining of `shapes-sd` does not change them.
+
+The prior (`train_prior`) is a `PriorTransformer` from caption to z_i, saved in the `prior*` sub-folders of the
+same folder, in the component layout `StableUnCLIPPipeline` takes (see `pipelines.unclip.caption_to_image`).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ NOISE_LEVELS = 1000  # image_noising_scheduler.num_train_timesteps
 
 def decoder_config() -> TrainConfig:
     return TrainConfig(
-        "unclip-decoder", steps=1800, batch_size=32, lr=2e-4, ema_decay=0.998, caption_drop=0.8
+        "unclip-decoder", steps=2600, batch_size=32, lr=2e-4, ema_decay=0.998, caption_drop=0.8
     )  # lr of the new class embedding; the rest of the UNet gets lr / 4
 
 
@@ -374,7 +379,7 @@ except the prior's, which uses the captions "a <colour> <shape>".
 {prior_facts}
 Reproduce (seeded, resumable from `runs/unclip-decoder/checkpoint.safetensors`):
 ```
-python -m pipelines.shapes.train_unclip decoder --minutes 75 --threads 1
+python -m pipelines.shapes.train_unclip decoder --minutes 75 --threads 1   # again to resume, until 2,600 steps
 python -m pipelines.shapes.train_unclip prior --minutes 40 --threads 1
 python -m bench.unclip --json bench/out/unclip.json
 python -m pipelines.shapes.train_unclip card --scores bench/out/unclip.json
