@@ -1,7 +1,7 @@
 """Benchmarks unCLIP on shapes-world pictures: variations, inverted-noise interpolation, red → blue text diffs.
 
     python -m bench.unclip [--models-dir assets/models] [--model shapes-unclip] [--images 16] [--variations 4]
-                           [--pairs 6] [--frames 7] [--steps 20] [--cfg 3] [--threads 1] [--save bench/out/unclip]
+                           [--pairs 6] [--frames 7] [--steps 20] [--cfg 5] [--threads 1] [--save bench/out/unclip]
 
 Inputs are drawn (not generated) one-object scenes: a large shape of a known colour and kind at a random place.
 The table reports:
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pairs", type=int, default=6)
     parser.add_argument("--frames", type=int, default=7)
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--cfg", type=float, default=3.0, help="guidance of variations and text diffs")
+    parser.add_argument("--cfg", type=float, default=5.0, help="guidance of variations and text diffs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--save", type=Path, default=None, help="folder for example strips")

@@ -103,7 +103,7 @@ class VariationsRequest:
     noise_level: int = 0  # 0..999: noise added to z_i before decoding (further from the input when higher)
     eta: float = 0.0  # DDIM η, 0..1: 0 = deterministic per seed, 1 = fresh noise at every step
     steps: int = 20  # DDIM steps, 1..150
-    guidance_scale: float = 3.0  # classifier-free guidance on the image embedding (1 = none), 0..30
+    guidance_scale: float = 5.0  # classifier-free guidance on the image embedding (1 = none), 0..30
     seed: int = -1  # -1 = random
 
 
@@ -132,7 +132,7 @@ class TextDiffRequest:
     theta: float = 0.75  # the last frame's θ, 0..1 (0 = the image's own embedding)
     frames: int = 4  # 1..16 frames at θ = linspace(0, theta) (just `theta` when 1)
     steps: int = 20
-    guidance_scale: float = 3.0
+    guidance_scale: float = 5.0
     seed: int = -1  # one noise for every frame, so only the embedding changes
 
 
@@ -145,7 +145,7 @@ class CaptionRequest:
     prior_steps: int = 25  # DDPM steps of the prior, 1..150
     prior_guidance_scale: float = 4.0  # classifier-free guidance of the prior, 0..30
     steps: int = 20  # DDIM steps of the decoder
-    guidance_scale: float = 3.0  # decoder guidance on the image embedding
+    guidance_scale: float = 5.0  # decoder guidance on the image embedding
     seed: int = -1
 
 
