@@ -50,7 +50,9 @@ changes meaning: **variations** keep z_i and draw fresh noise; **interpolation**
 (slerp); **text diff** turns z_i towards the difference of two captions."""
 CSS = """<style>
 #unclip-frame img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated}
-#unclip-var-gallery img, #unclip-strip img, #unclip-diff-gallery img {object-fit: contain; image-rendering: pixelated}
+#unclip-var-gallery img, #unclip-strip img, #unclip-diff-gallery img {
+  object-fit: contain !important; image-rendering: pixelated
+}
 </style>"""
 
 
