@@ -49,6 +49,7 @@ class TrainConfig:
     ema_decay: float = 0.999  # unet/inpaint only
     caption_drop: float = 0.15  # unet/inpaint: share of empty captions, for classifier-free guidance
     from_release: bool = False  # unet: start from the released UNet and text encoder, not from scratch
+    pyramid_noise: float = 0.0  # unet/inpaint: discount of the coarse noise added per octave; 0 = plain Gaussian
 
 
 DEFAULTS = {
@@ -149,6 +150,7 @@ def _write_training_facts(folder: Path, config: TrainConfig, step: int) -> None:
     if config.model in ("unet", "inpaint"):
         facts["caption_drop"] = config.caption_drop
         facts["ema_decay"] = config.ema_decay
+        facts["pyramid_noise"] = config.pyramid_noise
     (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
 
 
@@ -239,6 +241,24 @@ def _random_masks(step: int, batch_size: int, size: int) -> torch.Tensor:
     return masks
 
 
+def pyramid_noise(shape: tuple[int, ...], generator: torch.Generator, discount: float) -> torch.Tensor:
+    """Gaussian noise plus coarser Gaussian noise at every octave down to 1x1, rescaled to unit variance.
+
+    With plain noise at 16x16 latents, SD's schedule leaves the layout faintly visible even at t = T, so the
+    model learns to put objects where the noise happens to suggest and ignores "on the left" (measured: the
+    seed, not the prompt, decided where objects went). Strong low-frequency noise hides the layout in training,
+    so the prompt has to supply it.
+    """
+    batch, channels, height, width = shape
+    noise = torch.randn(shape, generator=generator)
+    octave, size = 1, min(height, width) // 2
+    while size >= 1:
+        coarse = torch.randn((batch, channels, size, size), generator=generator)
+        noise += discount**octave * F.interpolate(coarse, size=(height, width), mode="bilinear")
+        octave, size = octave + 1, size // 2
+    return noise / noise.std(dim=(1, 2, 3), keepdim=True)
+
+
 def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
     from transformers import CLIPModel, CLIPTextModel
@@ -287,7 +307,10 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
             latents = vae.encode(images).latent_dist.sample(generator) * scale
         tokens = tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids
         context = text_encoder(tokens)[0]
-        noise = torch.randn(latents.shape, generator=generator)
+        if config.pyramid_noise:
+            noise = pyramid_noise(tuple(latents.shape), generator, config.pyramid_noise)
+        else:
+            noise = torch.randn(latents.shape, generator=generator)
         t = torch.randint(0, 1000, (len(captions),), generator=generator)
         noisy = noise_scheduler.add_noise(latents, noise, t)
         if inpaint:
@@ -353,6 +376,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--from-release", action="store_true", help="unet: start from the released weights")
     parser.add_argument("--assets-dir", type=Path, default=ASSETS, help="where to save the released models")
+    parser.add_argument("--pyramid-noise", type=float, default=0.0, help="unet/inpaint: coarse-noise discount (0.8)")
     parser.add_argument("--runs-dir", type=Path, default=RUNS, help="where to keep checkpoints and logs")
     args = parser.parse_args()
     ASSETS, RUNS = args.assets_dir, args.runs_dir
@@ -366,6 +390,7 @@ def main() -> None:
     if args.batch_size:
         config.batch_size = args.batch_size
     config.from_release = args.from_release
+    config.pyramid_noise = args.pyramid_noise
     {"clip": train_clip, "vae": train_vae, "unet": train_unet, "inpaint": lambda c: train_unet(c, inpaint=True)}[
         args.model
     ](config)
