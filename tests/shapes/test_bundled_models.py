@@ -27,11 +27,12 @@ SHAPES_SD = DEFAULT_MODELS_DIR / "shapes-sd"
 SHAPES_CLIP = DEFAULT_MODELS_DIR / "shapes-clip"
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
 
-# Measured for the released weights (evaluate, 4 seeds): colour 0.98, shape 0.97, position 0.20; two objects:
-# both found 0.07, right count 0.54; CLIP retrieval 0.705; VAE 36.9 dB. The targets (position 0.90,
+# Measured for the released weights (evaluate, 4 seeds): colour 1.0, shape 1.0, position 0.20; two objects:
+# all right 0.29, right count 0.62; CLIP retrieval 0.705; VAE 36.9 dB. The targets (position 0.90,
 # two objects 0.75) are not reached yet: these floors guard what the models do now.
 MIN_ONE_OBJECT = {"colour": 0.9, "shape": 0.85, "position": 0.1}
 MIN_TWO_OBJECT_COUNT = 0.3
+MIN_TWO_OBJECT_ALL = 0.1
 MIN_CLIP_RETRIEVAL = 0.6
 MIN_VAE_PSNR_DB = 33.0
 
@@ -97,6 +98,7 @@ def test_text_to_image_draws_what_held_out_prompts_ask(manager):
     for name, minimum in MIN_ONE_OBJECT.items():
         assert scores[f"one/{name}"] >= minimum, (name, scores)
     assert scores["two/count"] >= MIN_TWO_OBJECT_COUNT, scores
+    assert scores["two/all"] >= MIN_TWO_OBJECT_ALL, scores
 
 
 def test_same_prompt_and_seed_give_the_same_image(manager):
