@@ -37,7 +37,7 @@ TABLE = [
     (GuidanceMethod.RESCALE, [7.5, 12.0]),
     (GuidanceMethod.APG, [5.0, 7.5, 12.0]),
     (GuidanceMethod.CFG_ZERO_STAR, [5.0, 12.0]),
-    (GuidanceMethod.CLIP, [1.0, 4.0]),
+    (GuidanceMethod.CLIP, [3.0, 7.5]),
 ]
 
 
