@@ -50,8 +50,16 @@ visible at t = T on 16x16 latents, so the model learned to read layout from the 
 2-core CPU (2,120 at batch 64, then 2,824 at batch 32; about 172 wall minutes at 1-2 torch threads). 900 further
 steps with pyramid noise (`--pyramid-noise 0.8`) did not help yet and are not in these weights. Continue with
 `python -m pipelines.shapes.train unet --from-release` (a GPU makes it minutes). The seconds per image above were
-measured while another benchmark shared the CPU (alone: about 0.4 s). There is no bundled 9-channel inpainting
-UNet yet (`train inpaint` fine-tunes one from this UNet)."""
+measured while another benchmark shared the CPU (alone: about 0.4 s). Its 9-channel inpainting sibling is
+`shapes-sd-inpaint` (`train inpaint` fine-tunes it from this UNet)."""
+
+
+INPAINT_LIMITS = """## Limits (as released)
+Trained with `python -m pipelines.shapes.train inpaint --steps 1400 --batch-size 32 --threads 2 --minutes 24` from
+the 4,944-step `shapes-sd` (22.7 wall minutes, CPU). Its scores come from `python -m bench.inpaint --cases 20`
+(written into `eval.json` by hand; `evaluate` does not measure inpainting). It changes no pixel outside the mask and
+leaves smoother seams than the any-model method (GLIDE's point), but it puts the asked object in the mask less
+often (0.30 against 0.50): 1,400 steps are few, and its training captions describe whole scenes."""
 
 
 def _card(title: str, body: str, name: str, folder: Path, facts: Path, scores: dict, limits: str = "") -> str:
@@ -141,5 +149,6 @@ def write_cards(assets: Path, results: dict) -> None:
                 inpaint,
                 inpaint / "unet" / "training.json",
                 {k: v for k, v in results.get("inpaint", {}).items()},
+                INPAINT_LIMITS,
             )
         )
