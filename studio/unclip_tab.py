@@ -56,6 +56,36 @@ CSS = """<style>
 </style>"""
 
 
+def _seed_settings_and_run(prefix: str, defaults, seed_label: str, run_label: str, cfg_info: str | None = None):
+    """The controls every section ends with: seed, Settings (steps, guidance scale), the run and Stop buttons.
+
+    Returns (seed, steps, cfg, run, stop); element ids are `unclip-<prefix>-seed|steps|cfg|run|stop`.
+    """
+    seed = gr.Number(
+        value=defaults.seed,
+        precision=0,
+        minimum=-1,
+        maximum=MAX_SEED,
+        label=seed_label,
+        elem_id=f"unclip-{prefix}-seed",
+    )
+    with gr.Accordion("Settings", open=False):
+        steps = gr.Slider(1, MAX_STEPS, value=defaults.steps, step=1, label="Steps", elem_id=f"unclip-{prefix}-steps")
+        cfg = gr.Slider(
+            0,
+            30,
+            value=defaults.guidance_scale,
+            step=0.5,
+            label="Guidance scale",
+            info=cfg_info,
+            elem_id=f"unclip-{prefix}-cfg",
+        )
+    with gr.Row():
+        run = gr.Button(run_label, variant="primary", scale=3, elem_id=f"unclip-{prefix}-run")
+        stop = gr.Button("Stop", variant="stop", scale=1, elem_id=f"unclip-{prefix}-stop")
+    return seed, steps, cfg, run, stop
+
+
 def _no_model_error() -> gr.Error:
     return gr.Error("No unCLIP model is installed: add a StableUnCLIPImg2ImgPipeline folder (e.g. shapes-unclip).")
 
@@ -134,24 +164,9 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                     info="0 deterministic per seed; 1 fresh noise at every step",
                     elem_id="unclip-var-eta",
                 )
-                var_seed = gr.Number(
-                    value=VAR.seed,
-                    precision=0,
-                    minimum=-1,
-                    maximum=MAX_SEED,
-                    label="Seed (-1 = random; image i uses seed + i)",
-                    elem_id="unclip-var-seed",
+                var_seed, var_steps, var_cfg, var_btn, var_stop = _seed_settings_and_run(
+                    "var", VAR, "Seed (-1 = random; image i uses seed + i)", "Make variations"
                 )
-                with gr.Accordion("Settings", open=False):
-                    var_steps = gr.Slider(
-                        1, MAX_STEPS, value=VAR.steps, step=1, label="Steps", elem_id="unclip-var-steps"
-                    )
-                    var_cfg = gr.Slider(
-                        0, 30, value=VAR.guidance_scale, step=0.5, label="Guidance scale", elem_id="unclip-var-cfg"
-                    )
-                with gr.Row():
-                    var_btn = gr.Button("Make variations", variant="primary", scale=3, elem_id="unclip-var-run")
-                    var_stop = gr.Button("Stop", variant="stop", scale=1, elem_id="unclip-var-stop")
             with gr.Column(scale=5, min_width=300):
                 var_gallery = gr.Gallery(
                     label="Variations", columns=4, height=300, format="png", elem_id="unclip-var-gallery"
@@ -298,30 +313,13 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                     info="inverted: DDIM inversion of both images, so θ = 0 and 1 give them back; fixed: one seed",
                     elem_id="unclip-noise-mode",
                 )
-                interp_seed = gr.Number(
-                    value=INTERP.seed,
-                    precision=0,
-                    minimum=-1,
-                    maximum=MAX_SEED,
-                    label="Seed (-1 = random)",
-                    elem_id="unclip-interp-seed",
+                interp_seed, interp_steps, interp_cfg, interp_btn, interp_stop = _seed_settings_and_run(
+                    "interp",
+                    INTERP,
+                    "Seed (-1 = random)",
+                    "Interpolate",
+                    cfg_info="1 = none (best end points in inverted mode)",
                 )
-                with gr.Accordion("Settings", open=False):
-                    interp_steps = gr.Slider(
-                        1, MAX_STEPS, value=INTERP.steps, step=1, label="Steps", elem_id="unclip-interp-steps"
-                    )
-                    interp_cfg = gr.Slider(
-                        0,
-                        30,
-                        value=INTERP.guidance_scale,
-                        step=0.5,
-                        label="Guidance scale",
-                        info="1 = none (best end points in inverted mode)",
-                        elem_id="unclip-interp-cfg",
-                    )
-                with gr.Row():
-                    interp_btn = gr.Button("Interpolate", variant="primary", scale=3, elem_id="unclip-interp-run")
-                    interp_stop = gr.Button("Stop", variant="stop", scale=1, elem_id="unclip-interp-stop")
             with gr.Column(scale=5, min_width=300):
                 frame = gr.Image(
                     label="Frame",
@@ -471,24 +469,9 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                     label="Frames (θ from 0 to the value above)",
                     elem_id="unclip-diff-frames",
                 )
-                diff_seed = gr.Number(
-                    value=DIFF.seed,
-                    precision=0,
-                    minimum=-1,
-                    maximum=MAX_SEED,
-                    label="Seed (-1 = random)",
-                    elem_id="unclip-diff-seed",
+                diff_seed, diff_steps, diff_cfg, diff_btn, diff_stop = _seed_settings_and_run(
+                    "diff", DIFF, "Seed (-1 = random)", "Apply text diff"
                 )
-                with gr.Accordion("Settings", open=False):
-                    diff_steps = gr.Slider(
-                        1, MAX_STEPS, value=DIFF.steps, step=1, label="Steps", elem_id="unclip-diff-steps"
-                    )
-                    diff_cfg = gr.Slider(
-                        0, 30, value=DIFF.guidance_scale, step=0.5, label="Guidance scale", elem_id="unclip-diff-cfg"
-                    )
-                with gr.Row():
-                    diff_btn = gr.Button("Apply text diff", variant="primary", scale=3, elem_id="unclip-diff-run")
-                    diff_stop = gr.Button("Stop", variant="stop", scale=1, elem_id="unclip-diff-stop")
             with gr.Column(scale=5, min_width=300):
                 diff_gallery = gr.Gallery(
                     label="Edit along θ", columns=4, height=300, format="png", elem_id="unclip-diff-gallery"
