@@ -122,6 +122,15 @@ class Trainer:
         return self.step >= self.config.steps
 
 
+def ema_step(pairs: list[tuple[torch.nn.Module, torch.nn.Module]], max_decay: float, step: int) -> None:
+    """Moves each (ema, live) pair's EMA weights towards the live ones, with decay warming up to `max_decay`."""
+    decay = min(max_decay, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for ema, live in pairs:
+            for e, p in zip(ema.parameters(), live.parameters()):
+                e.lerp_(p, 1 - decay)
+
+
 def _wall_minutes(model: str) -> float:
     """Total wall minutes over all runs of `model`, read from its log."""
     path = RUNS / model / "log.jsonl"
@@ -327,14 +336,8 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
         loss = (weights * F.mse_loss(prediction, noise, reduction="none").mean(dim=(1, 2, 3))).mean()
         return loss, {}
 
-    def update_ema():
-        decay = min(config.ema_decay, (1 + trainer.step) / (10 + trainer.step))
-        with torch.no_grad():
-            for ema, live in ((ema_unet, unet), (ema_text, text_encoder)):
-                for e, p in zip(ema.parameters(), live.parameters()):
-                    e.lerp_(p, 1 - decay)
-
-    trainer.run(loss_fn, after_step=update_ema)
+    pairs = [(ema_unet, unet), (ema_text, text_encoder)]
+    trainer.run(loss_fn, after_step=lambda: ema_step(pairs, config.ema_decay, trainer.step))
     _save_sd_folder(ema_unet, ema_text, vae, tokenizer, config, trainer.step, inpaint)
 
 

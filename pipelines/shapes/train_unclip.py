@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from . import train as shapes_train
 from .data import draw_batch
-from .train import TrainConfig, Trainer, _write_training_facts
+from .train import TrainConfig, Trainer, _write_training_facts, ema_step
 
 logger = logging.getLogger(__name__)
 
@@ -197,13 +197,7 @@ def train_decoder(config: TrainConfig) -> None:
         loss = (weights * F.mse_loss(prediction, noise, reduction="none").mean(dim=(1, 2, 3))).mean()
         return loss, {}
 
-    def update_ema():
-        decay = min(config.ema_decay, (1 + trainer.step) / (10 + trainer.step))
-        with torch.no_grad():
-            for e, p in zip(ema_unet.parameters(), unet.parameters()):
-                e.lerp_(p, 1 - decay)
-
-    trainer.run(loss_fn, after_step=update_ema)
+    trainer.run(loss_fn, after_step=lambda: ema_step([(ema_unet, unet)], config.ema_decay, trainer.step))
 
     scheduler = DDIMScheduler(
         beta_start=0.00085,
@@ -325,13 +319,7 @@ def train_prior(config: TrainConfig) -> None:
         cosine = F.cosine_similarity(predicted * std + mean, target * std + mean).mean()
         return loss, {"cosine": round(float(cosine), 4)}
 
-    def update_ema():
-        decay = min(config.ema_decay, (1 + trainer.step) / (10 + trainer.step))
-        with torch.no_grad():
-            for e, p in zip(ema.parameters(), prior.parameters()):
-                e.lerp_(p, 1 - decay)
-
-    trainer.run(loss_fn, after_step=update_ema)
+    trainer.run(loss_fn, after_step=lambda: ema_step([(ema, prior)], config.ema_decay, trainer.step))
     out = shapes_train.ASSETS / "shapes-unclip"
     ema.save_pretrained(out / "prior", safe_serialization=True)
     text_encoder.save_pretrained(out / "prior_text_encoder")
