@@ -252,7 +252,8 @@ class PaintState:
         self.token_weights = token_weights
         self.strength = float(strength)
         self.cfg = cfg
-        alphas = alphas_cumprod.double().cpu()
+        # Floored as diffusers' zero-terminal-SNR schedulers floor it, so σ at t = T stays finite there too.
+        alphas = alphas_cumprod.double().cpu().clamp(min=2**-24)
         self._sigmas = ((1 - alphas) / alphas).sqrt().numpy()  # σ_t for integer t
         self.sigma: float | None = None
         self.latent_size: tuple[int, int] | None = None

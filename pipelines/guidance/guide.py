@@ -44,6 +44,9 @@ def guide(
 ) -> torch.Tensor:
     """The prediction ε̂ that the sampler steps with, for one (method, strength) cell.
 
+    For a v-prediction model every ε here is the model's v (guidance is linear in either; the methods that need
+    x̂0 or ε̂ convert through `context`).
+
     Args:
         eps_cond: ε(x_t, c) for this cell's images, (B, C, H, W).
         eps_uncond: ε(x_t, ∅) — or ε(x_t, negative prompt) for NEGATIVE_PROMPT; None when not needed.
@@ -68,13 +71,13 @@ def guide(
         reason = method.unavailable_reason(context.latent)
         if reason:
             raise ValueError(reason)
-        return context.eps_from_x0(thresholding.static_threshold(context.x0_from_eps(guided)))
+        return context.prediction_from_x0(thresholding.static_threshold(context.x0_from_prediction(guided)))
     if method is GuidanceMethod.DYNAMIC_THRESHOLD:
-        x0 = context.x0_from_eps(guided)
+        x0 = context.x0_from_prediction(guided)
         if context.latent:
             mimic = classifier_free(eps_cond, eps_uncond, thresholding.MIMIC_SCALE)
-            x0 = thresholding.mimic_threshold(x0, context.x0_from_eps(mimic))
+            x0 = thresholding.mimic_threshold(x0, context.x0_from_prediction(mimic))
         else:
             x0 = thresholding.dynamic_threshold(x0)
-        return context.eps_from_x0(x0)
+        return context.prediction_from_x0(x0)
     raise ValueError(f"unknown guidance method {method!r}")

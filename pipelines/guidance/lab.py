@@ -102,6 +102,7 @@ def render_cells(
     )
     states = [CellState() for _ in cells]
     latent_space = True  # this loop serves latent (VAE) pipelines
+    prediction_type = scheduler.config.prediction_type
 
     # 3. Denoising loop
     for step, t in enumerate(scheduler.timesteps):
@@ -113,7 +114,7 @@ def render_cells(
         x_t = model_input[len(guided) :]
         outputs = []
         for i, cell in enumerate(cells):
-            context = StepContext(x_t[i : i + 1], _alpha_bar(scheduler, t), step, steps, latent_space)
+            context = StepContext(x_t[i : i + 1], _alpha_bar(scheduler, t), step, steps, latent_space, prediction_type)
             uncond_i = eps_uncond[guided.index(i) : guided.index(i) + 1] if i in guided else None
             method = GuidanceMethod.NONE if uncond_i is None and cell.method.needs_unconditional else cell.method
             outputs.append(guide(method, cell.strength, eps_cond[i : i + 1], uncond_i, context, states[i], clip_guide))

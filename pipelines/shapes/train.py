@@ -50,6 +50,7 @@ class TrainConfig:
     caption_drop: float = 0.15  # unet/inpaint: share of empty captions, for classifier-free guidance
     from_release: bool = False  # unet: start from the released UNet and text encoder, not from scratch
     pyramid_noise: float = 0.0  # unet/inpaint: discount of the coarse noise added per octave; 0 = plain Gaussian
+    zero_snr: bool = False  # unet/inpaint: zero-terminal-SNR schedule with v-prediction (Lin et al. 2024)
 
 
 DEFAULTS = {
@@ -160,6 +161,7 @@ def _write_training_facts(folder: Path, config: TrainConfig, step: int) -> None:
         facts["caption_drop"] = config.caption_drop
         facts["ema_decay"] = config.ema_decay
         facts["pyramid_noise"] = config.pyramid_noise
+        facts["zero_terminal_snr_v_prediction"] = config.zero_snr
     (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
 
 
@@ -270,6 +272,15 @@ def pyramid_noise(shape: tuple[int, ...], generator: torch.Generator, discount: 
     return noise / noise.std(dim=(1, 2, 3), keepdim=True)
 
 
+def _schedule(zero_snr: bool) -> dict:
+    """SD's noise schedule; with `zero_snr`, rescaled so that t = T is pure noise (Lin et al. 2024, "Common
+    diffusion noise schedules and sample steps are flawed"), which needs v-prediction and sampling from t = T."""
+    schedule = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000)
+    if zero_snr:
+        schedule.update(rescale_betas_zero_snr=True, prediction_type="v_prediction", timestep_spacing="trailing")
+    return schedule
+
+
 def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
     from transformers import CLIPModel, CLIPTextModel
@@ -279,6 +290,9 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
     vae = AutoencoderKL.from_pretrained(sd / "vae", use_safetensors=True).eval().requires_grad_(False)
     tokenizer = build_tokenizer()
     if inpaint:
+        # The inpainting UNet keeps its base model's noise schedule and prediction type.
+        base_schedule = json.loads((sd / "scheduler" / "scheduler_config.json").read_text())
+        config.zero_snr = base_schedule.get("rescale_betas_zero_snr", False)
         text_encoder = CLIPTextModel.from_pretrained(sd / "text_encoder", use_safetensors=True)
         base = UNet2DConditionModel.from_pretrained(sd / "unet", use_safetensors=True)
         unet = UNet2DConditionModel(**unet_config(in_channels=9))
@@ -296,11 +310,15 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
         text_encoder.load_state_dict(clip.text_model.state_dict())
         unet = UNet2DConditionModel(**unet_config())
     ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)
-    noise_scheduler = DDPMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000
-    )
+    noise_scheduler = DDPMScheduler(**_schedule(config.zero_snr))
     alphas = noise_scheduler.alphas_cumprod
     snr = alphas / (1 - alphas)
+    if config.zero_snr:
+        # Min-SNR-5 for the v objective, floored at 1 so that t = T (SNR 0, where the layout is decided) counts fully.
+        weights_by_t = torch.clamp(snr + 1, max=5.0) / (snr + 1)
+    else:
+        # Min-SNR-5 weighting (Hang et al. 2023) for faster convergence of the epsilon objective.
+        weights_by_t = torch.clamp(snr, max=5.0) / snr
     params = [
         {"params": unet.parameters(), "lr": config.lr},
         {"params": text_encoder.parameters(), "lr": config.lr / 3},
@@ -331,9 +349,8 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
             small = F.interpolate(masks, size=latents.shape[-2:])
             noisy = torch.cat([noisy, small, masked], dim=1)
         prediction = unet(noisy, t, context).sample
-        # Min-SNR-5 weighting (Hang et al. 2023) for faster convergence of the epsilon objective.
-        weights = torch.clamp(snr[t], max=5.0) / snr[t]
-        loss = (weights * F.mse_loss(prediction, noise, reduction="none").mean(dim=(1, 2, 3))).mean()
+        target = noise_scheduler.get_velocity(latents, noise, t) if config.zero_snr else noise
+        loss = (weights_by_t[t] * F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2, 3))).mean()
         return loss, {}
 
     pairs = [(ema_unet, unet), (ema_text, text_encoder)]
@@ -344,14 +361,7 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
 def _save_sd_folder(unet, text_encoder, vae, tokenizer, config: TrainConfig, step: int, inpaint: bool) -> None:
     from diffusers import DPMSolverMultistepScheduler, StableDiffusionInpaintPipeline, StableDiffusionPipeline
 
-    scheduler = DPMSolverMultistepScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        num_train_timesteps=1000,
-        algorithm_type="dpmsolver++",
-        solver_order=2,
-    )
+    scheduler = DPMSolverMultistepScheduler(**_schedule(config.zero_snr), algorithm_type="dpmsolver++", solver_order=2)
     cls = StableDiffusionInpaintPipeline if inpaint else StableDiffusionPipeline
     pipe = cls(
         vae=vae,
@@ -382,6 +392,7 @@ def main() -> None:
     parser.add_argument("--from-release", action="store_true", help="unet: start from the released weights")
     parser.add_argument("--assets-dir", type=Path, default=ASSETS, help="where to save the released models")
     parser.add_argument("--pyramid-noise", type=float, default=0.0, help="unet/inpaint: coarse-noise discount (0.8)")
+    parser.add_argument("--zero-snr", action="store_true", help="unet: zero-terminal-SNR, v-prediction")
     parser.add_argument("--runs-dir", type=Path, default=RUNS, help="where to keep checkpoints and logs")
     args = parser.parse_args()
     ASSETS, RUNS = args.assets_dir, args.runs_dir
@@ -396,6 +407,7 @@ def main() -> None:
         config.batch_size = args.batch_size
     config.from_release = args.from_release
     config.pyramid_noise = args.pyramid_noise
+    config.zero_snr = args.zero_snr
     {"clip": train_clip, "vae": train_vae, "unet": train_unet, "inpaint": lambda c: train_unet(c, inpaint=True)}[
         args.model
     ](config)

@@ -37,6 +37,32 @@ def test_x0_and_eps_conversions_invert_each_other():
     assert torch.allclose(context.eps_from_x0(context.x0_from_eps(eps)), eps, atol=1e-5)
 
 
+def test_v_prediction_conversions_follow_the_definition_of_v():
+    torch.manual_seed(2)
+    x0, eps, alpha_bar = torch.randn(1, 4, 8, 8), torch.randn(1, 4, 8, 8), 0.3
+    x_t = alpha_bar**0.5 * x0 + (1 - alpha_bar) ** 0.5 * eps
+    v = alpha_bar**0.5 * eps - (1 - alpha_bar) ** 0.5 * x0
+    context = StepContext(x_t, alpha_bar, step=0, num_steps=20, latent=True, prediction_type="v_prediction")
+    assert torch.allclose(context.x0_from_prediction(v), x0, atol=1e-5)
+    assert torch.allclose(context.eps_from_prediction(v), eps, atol=1e-5)
+    assert torch.allclose(context.prediction_from_x0(x0), v, atol=1e-5)
+    assert torch.allclose(context.prediction_from_eps(eps), v, atol=1e-5)
+
+
+def test_thresholding_a_v_prediction_thresholds_its_x0():
+    torch.manual_seed(4)
+    x_t, v = 3 * torch.randn(1, 4, 8, 8), 3 * torch.randn(1, 4, 8, 8)
+    context = StepContext(x_t, 0.5, step=3, num_steps=20, latent=False, prediction_type="v_prediction")
+    out = guide(GuidanceMethod.STATIC_THRESHOLD, 1.0, v, v, context, CellState())
+    assert context.x0_from_prediction(v).abs().max() > 1.5
+    assert context.x0_from_prediction(out).abs().max() <= 1 + 1e-5
+
+
+def test_unknown_prediction_types_are_refused():
+    with pytest.raises(ValueError, match="sample"):
+        StepContext(torch.zeros(1, 4, 8, 8), 0.5, 0, 20, True, prediction_type="sample")
+
+
 def test_dynamic_thresholding_follows_imagen():
     x0 = torch.tensor([[[[0.5, -3.0, 2.0, 0.1]]]])
     s = torch.quantile(x0.abs().flatten(), 0.995)

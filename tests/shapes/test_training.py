@@ -1,0 +1,80 @@
+"""Every training entry point runs a couple of steps, saves a loadable model and resumes from its checkpoint.
+
+The runs use a throwaway assets folder seeded with the bundled autoencoder and CLIP (what the UNet runs start
+from), so nothing under `assets/` is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLED = ROOT / "assets" / "models"
+
+pytestmark = pytest.mark.slow
+
+
+def _train(model: str, assets: Path, runs: Path, *extra: str) -> str:
+    command = [sys.executable, "-m", "pipelines.shapes.train", model, "--batch-size", "2", "--threads", "1"]
+    command += ["--assets-dir", str(assets), "--runs-dir", str(runs), *extra]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=os.environ | {"CI": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stderr
+
+
+@pytest.fixture()
+def assets(tmp_path) -> Path:
+    folder = tmp_path / "assets"
+    shutil.copytree(BUNDLED / "shapes-clip", folder / "shapes-clip")
+    shutil.copytree(BUNDLED / "shapes-sd" / "vae", folder / "shapes-sd" / "vae")
+    return folder
+
+
+@pytest.mark.parametrize("model", ["clip", "vae"])
+def test_clip_and_autoencoder_runs_save_loadable_models(model, assets, tmp_path):
+    from diffusers import AutoencoderKL
+    from transformers import CLIPModel
+
+    _train(model, assets, tmp_path / "runs", "--steps", "2")
+    if model == "clip":
+        CLIPModel.from_pretrained(assets / "shapes-clip", use_safetensors=True)
+    else:
+        AutoencoderKL.from_pretrained(assets / "shapes-sd" / "vae", use_safetensors=True)
+    assert (tmp_path / "runs" / model / "checkpoint.safetensors").is_file()
+
+
+def test_zero_snr_unet_run_saves_a_v_prediction_pipeline_and_resumes(assets, tmp_path):
+    from diffusers import StableDiffusionPipeline
+
+    runs = tmp_path / "runs"
+    _train("unet", assets, runs, "--steps", "2", "--zero-snr")
+    pipe = StableDiffusionPipeline.from_pretrained(assets / "shapes-sd", use_safetensors=True)
+    config = pipe.scheduler.config
+    assert (config.prediction_type, config.rescale_betas_zero_snr, config.timestep_spacing) == (
+        "v_prediction",
+        True,
+        "trailing",
+    )
+    assert json.loads((assets / "shapes-sd" / "unet" / "training.json").read_text())["steps"] == 2
+
+    resumed = _train("unet", assets, runs, "--steps", "3", "--zero-snr")
+    assert "resumed unet at step 2" in resumed
+    assert json.loads((assets / "shapes-sd" / "unet" / "training.json").read_text())["steps"] == 3
+    image = pipe("a red circle", num_inference_steps=2, output_type="np").images[0]
+    assert image.shape == (64, 64, 3)
+
+
+def test_inpaint_run_saves_a_nine_channel_inpainting_pipeline(assets, tmp_path):
+    from diffusers import StableDiffusionInpaintPipeline
+
+    _train("unet", assets, tmp_path / "runs", "--steps", "1")
+    _train("inpaint", assets, tmp_path / "runs", "--steps", "1")
+    pipe = StableDiffusionInpaintPipeline.from_pretrained(assets / "shapes-sd-inpaint", use_safetensors=True)
+    assert pipe.unet.config.in_channels == 9
