@@ -30,7 +30,8 @@ SIDES = ["left", "right", "top", "bottom"]
 HELP = """**1.** Upload an image (or take the selected one from *Text to image*).
 **2.** Pick the brush (✎ in the editor's left toolbar; the eraser, brush size, undo and clear are there too) and
 paint over what should change — the painted part is regenerated, everything else is kept pixel for pixel.
-**3.** Say what should be there and press **Inpaint**. *Any model* works with every text-to-image model (GLIDE's
+**3.** Describe the whole picture you want — what stays and what is new, as in *a red circle to the left of a
+green triangle* — and press **Inpaint**. *Any model* works with every text-to-image model (GLIDE's
 replacement trick); *Inpainting model* uses a model trained for it (its UNet also sees the mask). *Both* runs them
 side by side on the same seed."""
 
@@ -105,9 +106,10 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                 preview_btn = gr.Button("Show mask preview", size="sm", elem_id="inpaint-preview-btn")
             prompt = gr.Textbox(
                 value="",
-                label="What should be in the painted area",
+                label="Prompt — the whole finished picture",
+                info="Name what stays as well as what is new: models fill the area far more reliably that way",
                 lines=2,
-                placeholder="e.g. a green triangle on the right",
+                placeholder="e.g. a red circle to the left of a green triangle",
                 elem_id="inpaint-prompt",
             )
             negative = gr.Textbox(
