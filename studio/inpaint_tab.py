@@ -19,6 +19,7 @@ from pipelines.models import TXT2IMG
 from pipelines.samplers import Sampler
 from pipelines.text_to_image import MAX_SEED, MAX_STEPS
 
+from .components import run_details
 from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
 from .worker import generation_events, session_stop_flag, warn_unknown_words
@@ -212,7 +213,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                 object_fit="contain",
                 elem_id="inpaint-gallery",
             )
-            status = gr.Markdown("", elem_id="inpaint-status")
+            status, used_seed, parameters = run_details("inpaint")
             preview = gr.Image(
                 label="Mask preview (pink = regenerated)",
                 type="numpy",
@@ -220,10 +221,6 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                 interactive=False,
                 height=240,
                 elem_id="inpaint-mask-preview",
-            )
-            used_seed = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="inpaint-used-seed")
-            parameters = gr.Textbox(
-                label="Parameters", lines=3, interactive=False, buttons=["copy"], elem_id="inpaint-parameters"
             )
 
     def generate(

@@ -33,6 +33,7 @@ from pipelines.paint_with_words import (
 from pipelines.samplers import Sampler
 from pipelines.text_to_image import MAX_SEED, MAX_STEPS
 
+from .components import result_image, run_details
 from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
 from .worker import generation_events, session_stop_flag, warn_unknown_words
@@ -222,33 +223,9 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
                 )
         with gr.Column(scale=5, min_width=320):
             with gr.Row():
-                region_map = gr.Image(
-                    label="Region map",
-                    type="pil",
-                    format="png",
-                    interactive=False,
-                    buttons=["download"],
-                    height=260,
-                    elem_id="pww-region-map",
-                )
-                result = gr.Image(
-                    label="Result",
-                    type="pil",
-                    format="png",
-                    interactive=False,
-                    buttons=["download"],
-                    height=260,
-                    elem_id="pww-result",
-                )
-            status = gr.Markdown("", elem_id="pww-status")
-            used_seed = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="pww-used-seed")
-            parameters = gr.Textbox(
-                label="Parameters (also stored in the PNG)",
-                lines=3,
-                interactive=False,
-                buttons=["copy"],
-                elem_id="pww-parameters",
-            )
+                region_map = result_image("Region map", "pww-region-map", height=260)
+                result = result_image("Result", "pww-result", height=260)
+            status, used_seed, parameters = run_details("pww", "Parameters (also stored in the PNG)")
 
     def generate(
         prompt: str,

@@ -18,6 +18,7 @@ from pipelines.png_info import parse_parameters, read_parameters
 from pipelines.samplers import Sampler
 from pipelines.text_to_image import MAX_BATCH, MAX_SEED, MAX_STEPS, TextToImageRequest, text_to_image
 
+from .components import run_details
 from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
 from .worker import generation_events, session_stop_flag, warn_unknown_words
@@ -148,15 +149,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
                 preview=True,
                 elem_id="txt2img-gallery",
             )
-            status = gr.Markdown("", elem_id="txt2img-status")
-            used_seed = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="txt2img-used-seed")
-            parameters = gr.Textbox(
-                label="Parameters (also stored in each PNG)",
-                lines=3,
-                interactive=False,
-                buttons=["copy"],
-                elem_id="txt2img-parameters",
-            )
+            status, used_seed, parameters = run_details("txt2img")
 
     def generate(
         prompt: str,

@@ -36,6 +36,7 @@ from pipelines.unclip import (
     variations,
 )
 
+from .components import result_image
 from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
 from .worker import generation_events, session_stop_flag, warn_unknown_words
@@ -321,15 +322,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                     cfg_info="1 = none (best end points in inverted mode)",
                 )
             with gr.Column(scale=5, min_width=300):
-                frame = gr.Image(
-                    label="Frame",
-                    type="pil",
-                    format="png",
-                    interactive=False,
-                    height=256,
-                    buttons=["download"],
-                    elem_id="unclip-frame",
-                )
+                frame = result_image("Frame", "unclip-frame", height=256)
                 theta = gr.Slider(
                     0,
                     1,
