@@ -192,6 +192,15 @@ def test_text_diff_gives_frames_along_theta(manager, red_circle):
     assert np.array_equal(np.asarray(result.images[2]), np.asarray(again.images[2]))
 
 
+def test_text_diff_starts_from_the_image_and_turns_it_blue_keeping_its_shape(manager, red_circle):
+    from pipelines.shapes.judge import judge
+
+    request = TextDiffRequest(red_circle, "a red circle", "a blue circle", theta=1.0, frames=2, steps=20, seed=0)
+    start, end = text_diff(manager, request).images
+    assert psnr(start, red_circle) > 20  # x_T is the image's own inversion
+    assert judge(np.asarray(end), "a blue circle").all_correct
+
+
 def test_text_diff_refuses_empty_or_identical_captions(manager, red_circle):
     with pytest.raises(ValueError, match="`target_caption` must be a non-empty text"):
         text_diff(manager, TextDiffRequest(red_circle, "a red circle", " ", steps=2))
