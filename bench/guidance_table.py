@@ -2,6 +2,7 @@
 
     python -m bench.guidance_table            # the table (markdown) + the speed comparison
     python -m bench.guidance_table --quick    # fewer prompts, for a smoke run
+    python -m bench.guidance_table --models-dir DIR   # another shapes-sd / shapes-clip pair
 
 Per method x strength: judge adherence (all attributes right), CLIP score, saturation (share of pixels
 with a channel clipped at 0 or 255, and mean HSV saturation), seconds per image. Then a 12-cell grid,
@@ -113,9 +114,10 @@ def speed(manager: PipelineManager, repeats: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--models-dir", type=Path, default=MODELS, help="holding shapes-sd and shapes-clip")
     args = parser.parse_args()
-    manager = PipelineManager(ManagerConfig(models_dir=MODELS, device="cpu", include_hub=False))
-    clip = ClipScorer(MODELS / "shapes-clip")
+    manager = PipelineManager(ManagerConfig(models_dir=args.models_dir, device="cpu", include_hub=False))
+    clip = ClipScorer(args.models_dir / "shapes-clip")
     prompts = held_out_prompts()
     seeds = [0, 1]
     if args.quick:
