@@ -49,7 +49,6 @@ class TrainConfig:
     ema_decay: float = 0.999  # unet/inpaint only
     caption_drop: float = 0.15  # unet/inpaint: share of empty captions, for classifier-free guidance
     from_release: bool = False  # unet: start from the released UNet and text encoder, not from scratch
-    pyramid_noise: float = 0.0  # unet/inpaint: discount of the coarse noise added per octave; 0 = plain Gaussian
     zero_snr: bool = False  # unet/inpaint: zero-terminal-SNR schedule with v-prediction (Lin et al. 2024)
 
 
@@ -160,7 +159,6 @@ def _write_training_facts(folder: Path, config: TrainConfig, step: int) -> None:
     if config.model in ("unet", "inpaint"):
         facts["caption_drop"] = config.caption_drop
         facts["ema_decay"] = config.ema_decay
-        facts["pyramid_noise"] = config.pyramid_noise
         facts["zero_terminal_snr_v_prediction"] = config.zero_snr
     (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
 
@@ -260,26 +258,6 @@ def _random_masks(step: int, layouts: list, size: int) -> torch.Tensor:
     return masks
 
 
-def pyramid_noise(shape: tuple[int, ...], generator: torch.Generator, discount: float) -> torch.Tensor:
-    """Gaussian noise plus coarser Gaussian noise at every octave down to 1x1, rescaled to unit variance.
-
-    With plain noise at 16x16 latents, SD's schedule leaves the layout faintly visible even at t = T, so the
-    model learns to put objects where the noise happens to suggest and ignores "on the left" (measured: the
-    seed, not the prompt, decided where objects went). Strong low-frequency noise hides the layout in training,
-    so the prompt has to supply it. Not in the released weights: 900 steps at 0.8 from step 4,944 did not help yet
-    (place 0.28 -> 0.13, one-object count 0.88 -> 0.75 on held-out prompts, 2 seeds), likely because sampling
-    starts from plain noise; longer runs (or a zero-terminal-SNR v-prediction schedule) are the next thing to try.
-    """
-    batch, channels, height, width = shape
-    noise = torch.randn(shape, generator=generator)
-    octave, size = 1, min(height, width) // 2
-    while size >= 1:
-        coarse = torch.randn((batch, channels, size, size), generator=generator)
-        noise += discount**octave * F.interpolate(coarse, size=(height, width), mode="bilinear")
-        octave, size = octave + 1, size // 2
-    return noise / noise.std(dim=(1, 2, 3), keepdim=True)
-
-
 def _schedule(zero_snr: bool) -> dict:
     """SD's noise schedule; with `zero_snr`, rescaled so that t = T is pure noise (Lin et al. 2024, "Common
     diffusion noise schedules and sample steps are flawed"), which needs v-prediction and sampling from t = T."""
@@ -344,10 +322,7 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
             latents = vae.encode(images).latent_dist.sample(generator) * scale
         tokens = tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids
         context = text_encoder(tokens)[0]
-        if config.pyramid_noise:
-            noise = pyramid_noise(tuple(latents.shape), generator, config.pyramid_noise)
-        else:
-            noise = torch.randn(latents.shape, generator=generator)
+        noise = torch.randn(latents.shape, generator=generator)
         t = torch.randint(0, 1000, (len(captions),), generator=generator)
         noisy = noise_scheduler.add_noise(latents, noise, t)
         if inpaint:
@@ -399,7 +374,6 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--from-release", action="store_true", help="unet: start from the released weights")
     parser.add_argument("--assets-dir", type=Path, default=ASSETS, help="where to save the released models")
-    parser.add_argument("--pyramid-noise", type=float, default=0.0, help="unet/inpaint: coarse-noise discount (0.8)")
     parser.add_argument("--zero-snr", action="store_true", help="unet: zero-terminal-SNR, v-prediction")
     parser.add_argument("--runs-dir", type=Path, default=RUNS, help="where to keep checkpoints and logs")
     args = parser.parse_args()
@@ -414,7 +388,6 @@ def main() -> None:
     if args.batch_size:
         config.batch_size = args.batch_size
     config.from_release = args.from_release
-    config.pyramid_noise = args.pyramid_noise
     config.zero_snr = args.zero_snr
     {"clip": train_clip, "vae": train_vae, "unet": train_unet, "inpaint": lambda c: train_unet(c, inpaint=True)}[
         args.model
