@@ -6,9 +6,13 @@ image and the caption.
 GLIDE trained a noise-aware CLIP; the practical form scores the implied clean image x̂0 (decoded by the
 VAE D for latent models) with an ordinary CLIP. The gradient is taken through the decoder and CLIP but
 not through the UNet (x̂0 is treated as a function of x_t with ε̂ fixed), which keeps the cost at one
-decoder and one CLIP backward pass per step. Steps with ᾱ_t below `MIN_ALPHA_BAR` are left unguided: at
-(near) pure noise, as the first step of a zero-terminal-SNR schedule, x̂0 = (x_t − sqrt(1−ᾱ_t)·ε̂)/sqrt(ᾱ_t)
-is not defined. (SD's usual schedule never goes below ᾱ = 0.0047, so it is guided at every step.)
+decoder and one CLIP backward pass per step.
+
+Steps with ᾱ_t below `MIN_ALPHA_BAR` (the first one or two of 12-20) are left unguided. There x̂0 is a blurry
+mean picture, or not defined at all (ᾱ = 0 at t = T on a zero-terminal-SNR schedule), and the formula moves x̂0
+by (1−ᾱ)/ᾱ · s · ∇_{x̂0} sim, hundreds of times the gradient. Measured on the bundled zero-terminal-SNR model
+(3 prompts, 12 steps): with every step guided down to ᾱ = 0.002, CLIP score 86.9 unguided fell to 70.2 / 59.7
+at s = 3 / 7.5; from ᾱ ≥ 0.005, 85.5 / 76.9; from ᾱ ≥ 0.02, 87.0 / 87.1.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import torch
 
 from .context import StepContext
 
-MIN_ALPHA_BAR = 1e-3
+MIN_ALPHA_BAR = 0.02
 
 
 def clip_guided(
