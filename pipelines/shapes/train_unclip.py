@@ -44,7 +44,7 @@ NOISE_LEVELS = 1000  # image_noising_scheduler.num_train_timesteps
 
 def decoder_config() -> TrainConfig:
     return TrainConfig(
-        "unclip-decoder", steps=2600, batch_size=32, lr=2e-4, ema_decay=0.998, caption_drop=0.8
+        "unclip-decoder", steps=3600, batch_size=32, lr=2e-4, ema_decay=0.998, caption_drop=0.8
     )  # lr of the new class embedding; the rest of the UNet gets lr / 4
 
 
@@ -367,7 +367,7 @@ except the prior's, which uses the captions "a <colour> <shape>".
 {prior_facts}
 Reproduce (seeded, resumable from `runs/unclip-decoder/checkpoint.safetensors`):
 ```
-python -m pipelines.shapes.train_unclip decoder --minutes 75 --threads 1   # again to resume, until 2,600 steps
+python -m pipelines.shapes.train_unclip decoder --minutes 75 --threads 1   # again to resume, until 3,600 steps
 python -m pipelines.shapes.train_unclip prior --minutes 40 --threads 1
 python -m bench.unclip --json bench/out/unclip.json
 python -m pipelines.shapes.train_unclip card --scores bench/out/unclip.json
