@@ -41,25 +41,27 @@ WORLD = (
 REPRODUCE = "python -m pipelines.shapes.train {name}\npython -m pipelines.shapes.evaluate --write"
 
 
-SD_LIMITS = """## Limits (as released)
-Colours and shapes follow the prompt on held-out combinations, and two-object scenes now come out right about
-3 times in 10 (relation right about half the time); a single object's place ("on the left") does not follow the
-prompt (0.20, near chance). Measured cause: the seed, not the prompt, decides where an object goes (the same seed
-puts "in the center" and "on the right" at the same spot), because SD's noise schedule leaves the layout faintly
-visible at t = T on 16x16 latents, so the model learned to read layout from the noise. 4,944 steps on a shared
-2-core CPU (2,120 at batch 64, then 2,824 at batch 32; about 172 wall minutes at 1-2 torch threads). 900 further
-steps with pyramid noise (`--pyramid-noise 0.8`) did not help yet and are not in these weights. Continue with
-`python -m pipelines.shapes.train unet --from-release` (a GPU makes it minutes). The seconds per image above were
-measured while another benchmark shared the CPU (alone: about 0.4 s). Its 9-channel inpainting sibling is
-`shapes-sd-inpaint` (`train inpaint` fine-tunes it from this UNet)."""
+SD_LIMITS = """## History and limits (as released)
+Trained in two stages on a shared 2-core CPU. (1) 4,944 steps with SD's own schedule and epsilon prediction
+(2,120 at batch 64, then 2,824 at batch 32; about 172 wall minutes). That model drew the right colours and shapes
+but put a single object where the seed, not the prompt, said (place right 0.20, near chance): SD's schedule leaves
+the layout faintly visible at t = T on 16x16 latents, so the model learned to read layout from the noise.
+(2) Fine-tuned from it with a zero-terminal-SNR schedule and v-prediction (Lin et al. 2024, `train unet
+--from-release --zero-snr`; the scheduler config says `rescale_betas_zero_snr`, `v_prediction`, `trailing`
+timesteps), {vpred_steps} steps at batch 32 (the facts above are this stage's). At t = T the input is now pure
+noise, so the prompt has to say where things go: place right went from 0.20 to {place} on held-out prompts.
+Two-object scenes are still right only {two_all} of the time (mostly a wrong number of objects): more training
+is the next step (`python -m pipelines.shapes.train unet --from-release --zero-snr`; a GPU makes it minutes).
+Its 9-channel inpainting sibling `shapes-sd-inpaint` was fine-tuned from stage (1) and keeps that schedule."""
 
 
 INPAINT_LIMITS = """## Limits (as released)
-Trained with `python -m pipelines.shapes.train inpaint --steps 1400 --batch-size 32 --threads 2 --minutes 24` from
-the 4,944-step `shapes-sd` (22.7 wall minutes, CPU). Its scores come from `python -m bench.inpaint --cases 20`
-(written into `eval.json` by hand; `evaluate` does not measure inpainting). It changes no pixel outside the mask and
-leaves smoother seams than the any-model method (GLIDE's point), but it puts the asked object in the mask less
-often (0.30 against 0.50): 1,400 steps are few, and its training captions describe whole scenes."""
+Fine-tuned from the stage-1 (epsilon, SD schedule) `shapes-sd` UNet: 1,400 steps with GLIDE's random rectangles,
+then to 2,800 with object-box masks added (`python -m pipelines.shapes.train inpaint --steps 2800 --batch-size 32
+--threads 1`; 67 wall minutes in all, CPU). Scores from `python -m bench.inpaint --cases 40` (written into
+`eval.json` by hand; `evaluate` does not measure inpainting). It changes no pixel outside the mask and leaves no
+seam, unlike the any-model method (GLIDE's point), but it puts the asked object in the mask less often than the
+any-model method, and much less often when the prompt names only the new object rather than the whole picture."""
 
 
 def _card(title: str, body: str, name: str, folder: Path, facts: Path, scores: dict, limits: str = "") -> str:
@@ -127,7 +129,8 @@ def write_cards(assets: Path, results: dict) -> None:
                 "downsampling, 4 latent channels, blocks 16/32/64), `CLIPTextModel` text encoder (initialised "
                 "from `shapes-clip`, fine-tuned with the UNet), word-level tokenizer, DPM++ 2M scheduler, no "
                 "safety checker. Native size 64x64. Trained with the caption dropped 15 % of the time, so "
-                "classifier-free guidance works; EMA weights; min-SNR-5 loss weighting. Text-to-image scores use "
+                "classifier-free guidance works; EMA weights; zero-terminal-SNR noise schedule with v-prediction "
+                "(min-SNR-5 weights floored at 1). Text-to-image scores use "
                 "DPM++ 2M, 20 steps, CFG scale 5, seeds 0-3 over the held-out prompts "
                 "(`world.held_out_prompts()`). Loads with no code of ours: "
                 "`StableDiffusionPipeline.from_pretrained(folder)`.",
@@ -135,7 +138,11 @@ def write_cards(assets: Path, results: dict) -> None:
                 sd,
                 sd / "unet" / "training.json",
                 scores,
-                SD_LIMITS,
+                SD_LIMITS.format(
+                    vpred_steps=f"{json.loads((sd / 'unet' / 'training.json').read_text())['steps']:,}",
+                    place=results.get("text_to_image", {}).get("one/position", "n/a"),
+                    two_all=results.get("text_to_image", {}).get("two/all", "n/a"),
+                ),
             )
         )
     if inpaint.exists():
@@ -143,8 +150,9 @@ def write_cards(assets: Path, results: dict) -> None:
             _card(
                 "shapes-sd-inpaint: a 9-channel inpainting UNet for the shapes world",
                 "`StableDiffusionInpaintPipeline` folder: the `shapes-sd` UNet with 5 extra zero-initialised input "
-                "channels (mask, masked-image latents), fine-tuned with GLIDE's random erasing (random rectangles, "
-                "10 % full masks). VAE, text encoder and tokenizer are those of `shapes-sd`.",
+                "channels (mask, masked-image latents), fine-tuned with GLIDE's random erasing (10 % full masks, 45 % "
+                "random rectangles, 45 % one object's box plus a margin). VAE, text encoder and tokenizer are those "
+                "of the `shapes-sd` it was fine-tuned from.",
                 "inpaint",
                 inpaint,
                 inpaint / "unet" / "training.json",
