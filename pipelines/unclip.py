@@ -246,11 +246,21 @@ def _decode(pipe, embeds, request, generator, progress: _Progress, latents=None,
 
 
 @torch.no_grad()
-def ddim_invert(pipe, image: Image.Image, embeds: torch.Tensor, steps: int, guidance_scale: float, seed: int, size):
+def ddim_invert(
+    pipe,
+    image: Image.Image,
+    embeds: torch.Tensor,
+    steps: int,
+    guidance_scale: float,
+    seed: int,
+    size,
+    progress: _Progress | None = None,
+):
     """x_T of `image` by DDIM inversion under its embedding (the reverse of the pipeline's DDIM decode).
 
     The conditioning is built exactly as the pipeline builds it for `image_embeds` with the same `generator`
     seed (`noise_image_embeddings` at level 0 draws a tiny noise), so decoding x_T gives `image` back.
+    `progress` ticks once per inversion step, so Stop also ends an inversion.
     """
     from diffusers import DDIMInverseScheduler
 
@@ -278,6 +288,8 @@ def ddim_invert(pipe, image: Image.Image, embeds: torch.Tensor, steps: int, guid
             uncond, cond = eps.chunk(2)
             eps = uncond + guidance_scale * (cond - uncond)
         latents = inverse.step(eps, t, latents).prev_sample
+        if progress is not None:
+            progress.tick()
     return latents
 
 
@@ -390,11 +402,8 @@ def interpolate(
             if mode is NoiseMode.INVERTED:
                 noises = []
                 for image, z in ((image_a, z1), (image_b, z2)):
-                    noises.append(
-                        ddim_invert(pipe, image, z, request.steps, request.guidance_scale, request.seed, size)
-                    )
-                    for _ in range(request.steps):
-                        progress.tick()
+                    guidance, seed = request.guidance_scale, request.seed
+                    noises.append(ddim_invert(pipe, image, z, request.steps, guidance, seed, size, progress))
             else:
                 latent_size = size // pipe.vae_scale_factor
                 shape = (1, pipe.unet.config.in_channels, latent_size, latent_size)
@@ -474,9 +483,7 @@ def text_diff(
         images, labels = [], []
         try:
             # 3. x_T: the image's DDIM inversion under z_i, unguided (DALL-E 2 keeps it fixed while z moves)
-            inverted = ddim_invert(pipe, image, z_i, request.steps, 1.0, request.seed, entry.native_size)
-            for _ in range(request.steps):
-                progress.tick()
+            inverted = ddim_invert(pipe, image, z_i, request.steps, 1.0, request.seed, entry.native_size, progress)
             # 4. Decode |z_i| · slerp(ẑ_i, z_d, θ) from the inverted noise
             for theta in thetas:
                 embeds = norm * slerp(z_i / norm, z_d, theta)

@@ -174,7 +174,7 @@ def train_clip(config: TrainConfig) -> None:
     trainer = Trainer(config, {"model": model}, model.parameters())
 
     def loss_fn(step: int):
-        images, captions, examples = draw_batch(config.seed, step, config.batch_size)
+        images, captions, _ = draw_batch(config.seed, step, config.batch_size)
         tokens = tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt")
         out = model(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask, pixel_values=images)
         # Identical captions in one batch are true matches, not negatives: soft targets over them.
