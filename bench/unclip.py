@@ -8,9 +8,9 @@ The table reports:
 - variations: share whose judged colour and shape are the input's ("keep"), the mean absolute pixel difference to
   the input (0-255), the share that differ from it by at least `--floor` (a variation must not be a copy), and the
   share that do both;
-- interpolation ("inverted" noise, unguided): PSNR of the θ = 0 and θ = 1 frames against the two inputs (mean and
-  worst), and the Spearman correlation between θ and the CLIP (shapes-clip) image similarity of each frame to the
-  second image, averaged over pairs (also for "fixed" noise);
+- interpolation ("inverted" noise; inversions and frames guided by `--cfg`): PSNR of the θ = 0 and θ = 1 frames
+  against the two inputs (mean and worst), and the Spearman correlation between θ and the CLIP (shapes-clip) image
+  similarity of each frame to the second image, averaged over pairs (also for "fixed" noise);
 - text diff "a red S" → "a blue S" at θ = 0.5, 0.75, 1: share of red inputs whose result the judge reads as a blue S;
 - prior + decoder (when the folder has a prior): share of the 18 captions "a <colour> <shape>" drawn with the judged
   colour and shape;
@@ -79,7 +79,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pairs", type=int, default=6)
     parser.add_argument("--frames", type=int, default=7)
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--cfg", type=float, default=5.0, help="guidance of variations and text diffs")
+    parser.add_argument(
+        "--cfg",
+        type=float,
+        default=5.0,
+        help="decoder guidance (variations, interpolation and its inversions, text diffs)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--save", type=Path, default=None, help="folder for example strips")
@@ -153,7 +158,14 @@ def main(argv: list[str] | None = None) -> None:
         (a, *_), (b, *_) = pair_inputs[2 * p], pair_inputs[2 * p + 1]
         for mode in ("inverted", "fixed"):
             request = InterpolationRequest(
-                a, b, model=args.model, frames=args.frames, noise_mode=mode, steps=args.steps, seed=args.seed + p
+                a,
+                b,
+                model=args.model,
+                frames=args.frames,
+                noise_mode=mode,
+                steps=args.steps,
+                guidance_scale=args.cfg,
+                seed=args.seed + p,
             )
             result = interpolate(manager, request)
             with torch.no_grad():
@@ -248,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         ("seconds per image, plain `StableUnCLIPImg2ImgPipeline(image=...)`", f"{mean(plain):.2f}", ""),
     ]
     title = (
-        f"unCLIP benchmark: {args.model}, {args.steps} DDIM steps, guidance {args.cfg} (variations, text diff), "
+        f"unCLIP benchmark: {args.model}, {args.steps} DDIM steps, guidance {args.cfg}, "
         f"{args.images} inputs x {args.variations} variations, {args.pairs} pairs x {args.frames} frames, "
         f"{torch.get_num_threads()} thread(s)"
     )

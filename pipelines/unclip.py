@@ -11,7 +11,10 @@ stabilityai/stable-diffusion-2-1-unclip), always through the pipeline's own call
       ω = arccos(clamp(⟨z_1/|z_1|, z_2/|z_2|⟩, −1, 1)),
       slerp = sin((1−θ)ω)/sin ω · z_1 + sin(θω)/sin ω · z_2, lerp when sin ω ≈ 0,
   with x_T either fixed (one seed for every frame) or "inverted": x_T,k = DDIM inversion of image k under z_k,
-  and x_T(θ) = slerp(x_T,1, x_T,2, θ), so that θ = 0 and θ = 1 reproduce the inputs.
+  and x_T(θ) = slerp(x_T,1, x_T,2, θ), so that θ = 0 and θ = 1 reproduce the inputs. Both the inversions and
+  the frames are guided (default 5): unguided, the inverted noise holds each frame on its nearer end image and
+  the strip jumps half-way (shapes-unclip, 12 pairs × 7 frames: Spearman(θ, CLIP similarity to B) 0.82 at
+  guidance 1, 0.93 at 5; end-point PSNR 36.8 vs 36.6 dB).
 - Caption → image (when the folder has a prior): `StableUnCLIPPipeline` built from the decoder's components and a
   `PriorTransformer` (caption → z_i) in the folder's `prior*` sub-folders; its image can then be varied or edited.
 - Text diffs: z_d = normalize(z_t(target) − z_t(source)) from the CLIP text tower paired with the image
@@ -119,7 +122,7 @@ class InterpolationRequest:
     frames: int = 7  # 2..16, θ = 0, 1/(k−1), ..., 1
     noise_mode: str = NoiseMode.INVERTED.value  # "fixed" or "inverted"
     steps: int = 20  # DDIM steps (also of the inversion), 1..150
-    guidance_scale: float = 1.0  # >1 sharpens but the inverted end points then drift from the inputs
+    guidance_scale: float = 5.0  # of the inversions and of every frame; 1 = none (frames then cling to the ends)
     seed: int = -1  # the fixed noise (fixed mode) and the embedding noise
 
 

@@ -319,7 +319,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                     INTERP,
                     "Seed (-1 = random)",
                     "Interpolate",
-                    cfg_info="1 = none (best end points in inverted mode)",
+                    cfg_info="also guides the inversions; 1 = none (frames then jump from one end image to the other)",
                 )
             with gr.Column(scale=5, min_width=300):
                 frame = result_image("Frame", "unclip-frame", height=256)

@@ -156,6 +156,29 @@ def test_inverted_interpolation_reproduces_both_end_images(manager, red_circle, 
     assert psnr(result.images[-1], blue_square) >= 25
 
 
+def test_inverted_interpolation_moves_steadily_towards_the_second_image(manager):
+    # Guided inversions and frames (the default). Unguided, the inverted noise holds the frames on the nearer end
+    # image and the strip jumps half-way: on these pairs mean Spearman 0.88 unguided, 0.92 guided.
+    pairs = [
+        ("a large red circle in the center", "a large blue square on the right"),
+        ("a large green triangle on the left", "a large yellow circle at the top"),
+        ("a large purple square at the bottom", "a large orange triangle in the center"),
+        ("a large blue triangle on the right", "a large red square on the left"),
+    ]
+    scorer = manager.clip_scorer(manager.entry("shapes-unclip"))
+    rhos = []
+    for i, (caption_a, caption_b) in enumerate(pairs):
+        image_a, image_b = example_image(caption_a, i), example_image(caption_b, i + 10)
+        request = InterpolationRequest(image_a, image_b, frames=7, noise_mode="inverted", steps=10, seed=i)
+        result = interpolate(manager, request)
+        with torch.no_grad():
+            frames = scorer.image_embeddings(scorer.to_tensor(result.images))
+            target = scorer.image_embeddings(scorer.to_tensor([image_b]))
+        similarity = (frames @ target.T).flatten().numpy()
+        rhos.append(np.corrcoef(np.argsort(np.argsort(similarity)), np.arange(7))[0, 1])
+    assert np.mean(rhos) >= 0.9, rhos
+
+
 def test_fixed_noise_interpolation_is_deterministic(manager, red_circle, blue_square):
     request = InterpolationRequest(red_circle, blue_square, frames=2, noise_mode="fixed", steps=3, seed=5)
     first, second = interpolate(manager, request), interpolate(manager, request)
