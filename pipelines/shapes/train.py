@@ -50,6 +50,7 @@ class TrainConfig:
     caption_drop: float = 0.15  # unet/inpaint: share of empty captions, for classifier-free guidance
     from_release: bool = False  # unet: start from the released UNet and text encoder, not from scratch
     zero_snr: bool = False  # unet/inpaint: zero-terminal-SNR schedule with v-prediction (Lin et al. 2024)
+    two_object_fraction: float = 0.4  # unet/inpaint: share of two-object scenes in the training batches
 
 
 DEFAULTS = {
@@ -160,6 +161,7 @@ def _write_training_facts(folder: Path, config: TrainConfig, step: int) -> None:
         facts["caption_drop"] = config.caption_drop
         facts["ema_decay"] = config.ema_decay
         facts["zero_terminal_snr_v_prediction"] = config.zero_snr
+        facts["two_object_fraction"] = config.two_object_fraction
     (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
 
 
@@ -315,7 +317,9 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
 
     def loss_fn(step: int):
         generator = torch.Generator().manual_seed(config.seed * 7919 + step)
-        images, captions, examples = draw_batch(config.seed, step, config.batch_size)
+        images, captions, examples = draw_batch(
+            config.seed, step, config.batch_size, two_object_fraction=config.two_object_fraction
+        )
         drop = torch.rand(len(captions), generator=generator) < config.caption_drop
         captions = ["" if d else c for c, d in zip(captions, drop.tolist())]
         with torch.no_grad():
@@ -376,6 +380,10 @@ def main() -> None:
     parser.add_argument("--assets-dir", type=Path, default=ASSETS, help="where to save the released models")
     parser.add_argument("--zero-snr", action="store_true", help="unet: zero-terminal-SNR, v-prediction")
     parser.add_argument("--runs-dir", type=Path, default=RUNS, help="where to keep checkpoints and logs")
+    parser.add_argument("--seed", type=int, default=0, help="data and initialisation seed (vary it to continue a run)")
+    parser.add_argument(
+        "--two-object-fraction", type=float, default=0.4, help="unet/inpaint: share of two-object training scenes"
+    )
     args = parser.parse_args()
     ASSETS, RUNS = args.assets_dir, args.runs_dir
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -389,6 +397,8 @@ def main() -> None:
         config.batch_size = args.batch_size
     config.from_release = args.from_release
     config.zero_snr = args.zero_snr
+    config.seed = args.seed
+    config.two_object_fraction = args.two_object_fraction
     {"clip": train_clip, "vae": train_vae, "unet": train_unet, "inpaint": lambda c: train_unet(c, inpaint=True)}[
         args.model
     ](config)
