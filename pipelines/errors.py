@@ -37,3 +37,12 @@ class UnsupportedTaskError(StudioError):
 
 class OutOfMemoryError(StudioError):
     """The device ran out of memory; the manager has already freed what it could."""
+
+
+def require_text(value: object, name: str, what: str) -> None:
+    """Raises a ValueError naming `name` when `value` is not a text with something in it.
+
+    `what` tells the person what to type, e.g. "type what to draw".
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"`{name}` is empty: {what}")

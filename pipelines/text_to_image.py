@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import torch
 from PIL import Image
 
+from .errors import require_text
 from .manager import PipelineManager
 from .models import TXT2IMG, ModelEntry
 from .png_info import GenerationParameters, attach, format_parameters
@@ -78,8 +79,7 @@ def validate(request: TextToImageRequest, entry: ModelEntry) -> None:
 
     `request` must be resolved (width/height set). Nothing is silently fixed.
     """
-    if not isinstance(request.prompt, str) or not request.prompt.strip():
-        raise ValueError(f"`prompt` must be a non-empty text, got {request.prompt!r}")
+    require_text(request.prompt, "prompt", "type what to draw")
     sampler = Sampler.from_label(request.sampler)
     if sampler.needs_distilled_model and not entry.supports_lcm:
         raise ValueError(

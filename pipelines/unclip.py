@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .errors import require_text
 from .manager import PipelineManager
 from .masks import normalise_image
 from .models import UNCLIP, ModelEntry
@@ -457,10 +458,8 @@ def text_diff(
     request = _resolve(request, entry)
     image = _image(request.image, "image")
     _check_common(request, entry)
-    for name in ("source_caption", "target_caption"):
-        value = getattr(request, name)
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"`{name}` must be a non-empty text, got {value!r}")
+    require_text(request.source_caption, "source_caption", "say what the image shows, e.g. “a red circle”")
+    require_text(request.target_caption, "target_caption", "say what it should show, e.g. “a blue circle”")
     if not 0 <= request.theta <= 1:
         raise ValueError(f"`theta` must be from 0 to 1, got {request.theta!r}")
     if not isinstance(request.frames, int) or not 1 <= request.frames <= MAX_FRAMES:
@@ -540,8 +539,7 @@ def caption_to_image(
     # 1. Check inputs
     entry = _entry(manager, request.model)
     request = _resolve(request, entry)
-    if not isinstance(request.caption, str) or not request.caption.strip():
-        raise ValueError(f"`caption` must be a non-empty text, got {request.caption!r}")
+    require_text(request.caption, "caption", "type what to draw")
     if not has_prior(entry):
         raise ValueError(f"{entry.name} has no prior (caption -> image embedding): upload an image instead")
     _check_common(request, entry)

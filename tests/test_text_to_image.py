@@ -46,7 +46,7 @@ def test_default_size_is_the_models_native_size(shared_manager):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"prompt": "  "}, "`prompt` must be a non-empty text, got '  '"),
+        ({"prompt": "  "}, "`prompt` is empty: type what to draw"),
         ({"width": 500}, "`width` must be divisible by 8 for tiny-sd, got 500"),
         ({"height": 36}, "`height` must be divisible by 8 for tiny-sd, got 36"),
         ({"width": 4096, "height": 4096}, "`width`x`height` must be at most 16384 pixels"),

@@ -80,8 +80,8 @@ def counted(client):
 
 # --------------------------------------------------------------------- text to image
 TXT2IMG_CASES = {
-    "empty prompt": ({"prompt": ""}, r"`prompt` must be a non-empty text"),
-    "whitespace prompt": ({"prompt": "  \n\t "}, r"`prompt` must be a non-empty text"),
+    "empty prompt": ({"prompt": ""}, r"`prompt` is empty: type what to draw"),
+    "whitespace prompt": ({"prompt": "  \n\t "}, r"`prompt` is empty: type what to draw"),
     "10 000-character prompt": ({"prompt": ("a red circle " * 800)[:10_000]}, OK),
     "control characters": ({"prompt": "a red\x00 circle\x1b[31m\x07\r"}, OK),
     "emoji prompt": ({"prompt": "a red circle 🔴🟦👩‍🎨"}, OK),
@@ -213,7 +213,7 @@ PWW_CASES = {
     "strength above range": ({"strength": 9}, r"greater than maximum value 2"),
     "unknown colour": ({"regions": {**TABLE, "data": [["ultraviolet", "red circle", 1]]}}, r"ultraviolet"),
     "layout not an image": ({"layout": "fake"}, r"not an image the studio can read"),
-    "empty prompt": ({"prompt": " "}, r"`prompt` must be a non-empty text"),
+    "empty prompt": ({"prompt": " "}, r"`prompt` is empty: type what to draw"),
 }
 
 

@@ -93,7 +93,7 @@ def test_missing_image_reaches_the_client_as_a_message(client, images):
 
 
 def test_bad_values_reach_the_client_naming_the_parameter(client, images):
-    with pytest.raises(Exception, match="`source_caption` must be a non-empty text"):
+    with pytest.raises(Exception, match="`source_caption` is empty"):
         client.predict(
             image=handle_file(images["red"]), source_caption="", target_caption="a blue circle", api_name="/text_diff"
         )
