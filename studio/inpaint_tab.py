@@ -12,7 +12,15 @@ from dataclasses import dataclass, replace
 
 import gradio as gr
 
-from pipelines.inpaint import InpaintRequest, Method, inpaint, inpainting_model_for, inpainting_models, mask_preview
+from pipelines.inpaint import (
+    MAX_RESAMPLE,
+    InpaintRequest,
+    Method,
+    inpaint,
+    inpainting_model_for,
+    inpainting_models,
+    mask_preview,
+)
 from pipelines.manager import PipelineManager
 from pipelines.masks import MAX_FEATHER, MAX_OUTPAINT, MAX_PADDING, mask_from_layers
 from pipelines.models import TXT2IMG
@@ -195,6 +203,16 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                 cfg = gr.Slider(
                     0, 30, value=DEFAULTS.cfg_scale, step=0.5, label="CFG scale (guidance)", elem_id="inpaint-cfg"
                 )
+                resample = gr.Slider(
+                    1,
+                    MAX_RESAMPLE,
+                    value=DEFAULTS.resample,
+                    step=1,
+                    label="Resample passes for 'Any model' (RePaint)",
+                    info="Redraws each of the first half of the steps this many times so the new part fits what is "
+                    "kept; 1 = plain replacement (fastest)",
+                    elem_id="inpaint-resample",
+                )
                 seed = gr.Number(
                     value=DEFAULTS.seed,
                     precision=0,
@@ -240,6 +258,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         only_masked_padding: float = DEFAULTS.only_masked_padding,
         outpaint_sides: list[str] | None = None,
         outpaint_pixels: float = 0,
+        resample: float = DEFAULTS.resample,
         request: gr.Request = None,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
     ):
@@ -262,6 +281,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                 only_masked=bool(only_masked),
                 only_masked_padding=int(only_masked_padding),
                 **_outpaint_sides(outpaint_sides, outpaint_pixels),
+                resample=int(resample),
             )
         except (ValueError, TypeError) as e:
             raise to_gradio_error(ValueError(str(e))) from e
@@ -351,6 +371,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         padding,
         outpaint_sides,
         outpaint_pixels,
+        resample,
     ]
     outputs = [gallery, used_seed, status, parameters, preview]
     explain_unreadable_inputs(inputs, generate)  # a non-image, truncated or bomb upload: a message, not a crash

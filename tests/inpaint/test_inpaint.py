@@ -10,7 +10,9 @@ from PIL import Image
 
 from pipelines.inpaint import InpaintRequest, Method, inpaint
 from pipelines.manager import ManagerConfig, PipelineManager
+from pipelines.models import TXT2IMG
 from pipelines.png_info import read_parameters
+from pipelines.samplers import Sampler
 
 FAST = dict(steps=3, seed=7, sampler="DDIM")
 
@@ -58,6 +60,23 @@ def test_same_seed_same_image_and_other_seed_differs(inpaint_manager, scene, rig
 def test_partial_strength_with_other_samplers_keeps_outside(inpaint_manager, scene, right_mask, sampler):
     result = run(inpaint_manager, scene, right_mask, sampler=sampler, strength=0.5, steps=4, cfg_scale=1.0)
     assert outside_diff(result.images[0], scene, right_mask) <= 1
+
+
+@pytest.mark.parametrize("sampler", ["DDIM", "Euler", "DPM++ 2M"])
+def test_resampling_redraws_the_first_half_of_the_steps_and_keeps_outside(inpaint_manager, scene, right_mask, sampler):
+    unet = inpaint_manager.request_pipeline("tiny-sd", TXT2IMG, Sampler.from_label(sampler)).unet
+    calls = []
+    hook = unet.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        once = run(inpaint_manager, scene, right_mask, sampler=sampler, steps=4, resample=1)
+        plain_calls = len(calls)
+        thrice = run(inpaint_manager, scene, right_mask, sampler=sampler, steps=4, resample=3)
+    finally:
+        hook.remove()
+    assert plain_calls == 4 and len(calls) - plain_calls == 2 * 3 + 2  # steps 1-2 three times, steps 3-4 once
+    assert outside_diff(thrice.images[0], scene, right_mask) <= 1
+    assert not np.array_equal(np.asarray(once.images[0]), np.asarray(thrice.images[0]))
+    assert "Resample passes: 3" in thrice.parameters[0] and "Resample" not in once.parameters[0]
 
 
 def test_feather_blends_only_near_the_edge(inpaint_manager, scene, right_mask):
@@ -174,6 +193,8 @@ def test_editor_layer_mask_uses_alpha(inpaint_manager, scene, right_mask):
         ("scene", "right", {"strength": 0.0}, "`strength` must be greater than 0"),
         ("scene", "right", {"strength": 0.1, "steps": 3}, "leaves no denoising step"),
         ("scene", "right", {"mask_blur": -1}, "`mask_blur` must be an integer from 0 to 64, got -1"),
+        ("scene", "right", {"resample": 0}, "`resample` must be an integer from 1 to 10, got 0"),
+        ("scene", "right", {"resample": 2.5}, "`resample` must be an integer from 1 to 10, got 2.5"),
         ("scene", "right", {"outpaint_right": 10_000}, "`outpaint_right` must be an integer from 0 to 512"),
         ("scene", "right", {"method": "magic"}, "`method` must be one of"),
         ("scene", "right", {"inpaint_model": "tiny-sd", "method": Method.INPAINT_MODEL.label}, "not an inpainting"),
