@@ -9,8 +9,9 @@
     `resample` times, re-noising the result back to the step's noise level in between,
     x_t = sqrt(ᾱ_t/ᾱ_s)·x_s + sqrt(1 − ᾱ_t/ᾱ_s)·ε (s the next, less noisy step; σ-scaled latents add
     sqrt(σ_t² − σ_s²)·ε instead), so the new part is redrawn after the model has seen the kept part.
-    Measured on the bundled model (bench.inpaint, 40 cases): asked object in the mask 75 % at 1 pass,
-    85–95 % at 3–8 passes.
+    Measured on the bundled model (bench.inpaint, 120 cases: seeds 0 and 100): asked object in the mask 73 % at
+    1 pass, 84 % at 4, 91 % at 8 (the default; 4.5× the UNet calls of plain replacement at 20 steps). Redrawing
+    every step instead of the first half did not help (4 passes: 78 % vs 79 % on 80 cases).
 (b) "inpainting model": a UNet fine-tuned with random erasing that takes 9 input channels
     (4 latent + 1 mask + 4 masked-image latent), run by diffusers' `StableDiffusionInpaintPipeline`.
 
@@ -115,7 +116,7 @@ class InpaintRequest:
     cfg_scale: float = 7.0  # classifier-free guidance scale, 0..30
     seed: int = -1  # -1 = random; both methods use the same seed
     strength: float = 1.0  # 1 = the masked area starts from pure noise; lower keeps more of the original, (0, 1]
-    resample: int = 4  # method (a): passes over each step of the first half (RePaint); 1 = plain replacement
+    resample: int = 8  # method (a): passes over each step of the first half (RePaint); 1 = plain replacement
     mask_blur: int = 0  # feather: blend this many px outside the mask (0 = hard edge, outside = the original)
     only_masked: bool = False  # inpaint a padded box around the mask at the model's native size, then paste back
     only_masked_padding: int = 16  # pixels of context around the mask's bounding box in that mode

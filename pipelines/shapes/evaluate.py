@@ -143,7 +143,10 @@ def main() -> None:
     results = evaluate(args.assets_dir)
     print(format_table(results))
     if args.write:
-        (args.assets_dir / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
+        path = args.assets_dir / "eval.json"
+        # Keeps what other commands measured (the inpainting bench's numbers), replacing only what this one did.
+        results = (json.loads(path.read_text()) if path.exists() else {}) | results
+        path.write_text(json.dumps(results, indent=2) + "\n")
         from .model_cards import write_cards
 
         write_cards(args.assets_dir, results)
