@@ -52,7 +52,8 @@ timesteps), {vpred_steps} steps at batch 32 (the facts above are this stage's). 
 noise, so the prompt has to say where things go: place right went from 0.20 to {place} on held-out prompts.
 Two-object scenes are still right only {two_all} of the time (mostly a wrong number of objects): more training
 is the next step (`python -m pipelines.shapes.train unet --from-release --zero-snr`; a GPU makes it minutes).
-Its 9-channel inpainting sibling `shapes-sd-inpaint` was fine-tuned from stage (2) at 4,203 steps and keeps its schedule."""
+Its 9-channel inpainting sibling `shapes-sd-inpaint` was fine-tuned from stage (2) at 4,203 steps and keeps its
+schedule."""
 
 
 INPAINT_LIMITS = """## Limits (as released)
@@ -60,8 +61,9 @@ Fine-tuned from the stage-2 (zero-terminal-SNR, v-prediction) `shapes-sd` UNet a
 keeps: 2,800 steps at batch 32 (`python -m pipelines.shapes.train inpaint --steps 2800 --batch-size 32 --threads
 1`; 103 wall minutes on a CPU shared with another training). Scores from `python -m bench.inpaint` (written into
 `eval.json` by hand; `evaluate` does not measure inpainting). It changes no pixel outside the mask and leaves no
-seam (the any-model method leaves a faint one when the prompt names only the new object, GLIDE's point). Describe the whole finished picture in the prompt, as its
-training captions do: naming only the new object works much less often. The earlier release, fine-tuned from the
+seam (the any-model method leaves a faint one when the prompt names only the new object, GLIDE's point).
+Describe the whole finished picture in the prompt, as its training captions do: naming only the new object works
+much less often. The earlier release, fine-tuned from the
 stage-1 (epsilon) UNet, put the asked object in the mask 68 % of the time on the same bench."""
 
 
