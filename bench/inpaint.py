@@ -26,7 +26,7 @@ import argparse
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     stats = {m: {"hit": [], "colour": [], "outside": [], "seam": [], "seconds": []} for m in runs}
     originals = []
     cases = make_cases(args.cases, args.seed, args.prompt_style)
+    resample = InpaintRequest.resample if args.resample is None else args.resample
     for i, case in enumerate(cases):
         originals.append(seam_score(case.image, case.mask))
         for run in runs:  # one call per method (same seed), so each is timed on its own
@@ -191,9 +192,8 @@ def main(argv: list[str] | None = None) -> None:
                 steps=args.steps,
                 cfg_scale=args.cfg,
                 seed=args.seed + i,
+                resample=resample,
             )
-            if args.resample is not None:
-                request = replace(request, resample=args.resample)
             started = time.perf_counter()
             (image,) = inpaint(manager, request, case.image, case.mask).images
             seconds = time.perf_counter() - started
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     title = "tiny random models (smoke run: numbers mean nothing)" if args.tiny else f"{args.model}"
     print(
         f"\nInpainting on {len(cases)} shapes scenes ({args.prompt_style} prompts), {title}, {args.sampler}, "
-        f"{args.steps} steps, CFG {args.cfg}, method (a) resample passes {request.resample}; each method timed alone"
+        f"{args.steps} steps, CFG {args.cfg}, method (a) resample passes {resample}; each method timed alone"
     )
     print("| Method | Hit (colour+shape in mask) | Colour hit | Outside max abs diff | Seam (median) | s/image |")
     print("|---|---|---|---|---|---|")

@@ -245,9 +245,8 @@ def validate(request: InpaintRequest, entries: list[ModelEntry], canvas_size: tu
         raise ValueError(
             f"`strength` {request.strength} x `steps` {request.steps} leaves no denoising step; raise either"
         )
-    if isinstance(request.resample, bool) or not isinstance(request.resample, int):
-        raise ValueError(f"`resample` must be an integer from 1 to {MAX_RESAMPLE}, got {request.resample!r}")
-    if not 1 <= request.resample <= MAX_RESAMPLE:
+    resample = request.resample
+    if isinstance(resample, bool) or not isinstance(resample, int) or not 1 <= resample <= MAX_RESAMPLE:
         raise ValueError(f"`resample` must be an integer from 1 to {MAX_RESAMPLE}, got {request.resample!r}")
     if not isinstance(request.mask_blur, int) or not 0 <= request.mask_blur <= MAX_FEATHER:
         raise ValueError(f"`mask_blur` must be an integer from 0 to {MAX_FEATHER}, got {request.mask_blur!r}")
@@ -487,10 +486,10 @@ def _replace_method(manager, entry, request, pixels, mask, report) -> np.ndarray
 
 
 def _renoise(scheduler, latents, t, next_t, generator):
-    """Takes latents at the less noisy step `next_t` (x0 after the last step) back to the noise level of `t`."""
+    """Takes latents at the less noisy step `next_t` back to the noise level of `t` (only first-half steps are
+    resampled, so there always is a next step)."""
     alphas = scheduler.alphas_cumprod.to(torch.float64).clamp(min=2**-24)  # ᾱ_T = 0 on zero-SNR schedules
-    a_t = alphas[int(t)]
-    a_s = alphas[int(next_t[0])] if len(next_t) else torch.tensor(1.0, dtype=torch.float64)
+    a_t, a_s = alphas[int(t)], alphas[int(next_t[0])]
     noise = torch.randn(latents.shape, generator=generator, dtype=torch.float32).to(latents.device, latents.dtype)
     if float(scheduler.init_noise_sigma) > 1.0:  # σ-scaled latents (Euler family): x = x0 + σ·ε
         sigma_t, sigma_s = ((1 - a_t) / a_t).sqrt(), ((1 - a_s) / a_s).sqrt()

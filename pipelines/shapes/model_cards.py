@@ -63,8 +63,8 @@ keeps: 2,800 steps at batch 32 (`python -m pipelines.shapes.train inpaint --step
 `eval.json` by hand; `evaluate` does not measure inpainting). It changes no pixel outside the mask and leaves no
 seam (the any-model method leaves a faint one when the prompt names only the new object, GLIDE's point).
 Describe the whole finished picture in the prompt, as its training captions do: naming only the new object works
-much less often. The earlier release, fine-tuned from the
-stage-1 (epsilon) UNet, put the asked object in the mask 68 % of the time on the same bench."""
+much less often. The earlier release, fine-tuned from the stage-1 (epsilon) UNet, put the asked object in the
+mask 68 % of the time on the same bench."""
 
 
 def _card(title: str, body: str, name: str, folder: Path, facts: Path, scores: dict, limits: str = "") -> str:
