@@ -127,7 +127,12 @@ def run(manager, model: str, seeds: int, steps: int, strengths: list[float], sav
     from pipelines.paint_with_words import PaintWithWordsRequest, Region, paint_with_words
     from pipelines.text_to_image import TextToImageRequest, text_to_image
 
-    tallies = {"no paint (text only)": Tally(), **{f"paint, w = {w:g}": Tally() for w in strengths}}
+    conditions = [
+        (f"{name}, w = {w:g}", w, steer)
+        for steer, name in ((False, "bias only"), (True, "bias + steering"))
+        for w in strengths
+    ]
+    tallies = {"no paint (text only)": Tally(), **{name: Tally() for name, _, _ in conditions}}
     sheet: list[list[np.ndarray]] = []
     for case, (prompt, first, second) in enumerate(CASES):
         phrases = object_phrases(prompt)
@@ -142,19 +147,20 @@ def run(manager, model: str, seeds: int, steps: int, strengths: list[float], sav
             tallies["no paint (text only)"].seconds += time.perf_counter() - start
             score(tallies["no paint (text only)"], plain, phrases, masks)
             row.append(np.asarray(plain))
-            for w in strengths:
+            for name, w, steer in conditions:
                 request = PaintWithWordsRequest(
                     prompt=prompt,
                     layout=layout,
                     regions=(Region("red", phrases[0]), Region("blue", phrases[1])),
                     strength=w,
+                    steer_layout=steer,
                     model=model,
                     steps=steps,
                     seed=1000 * case + seed,
                 )
                 start = time.perf_counter()
                 image = paint_with_words(manager, request).images[0]
-                tally = tallies[f"paint, w = {w:g}"]
+                tally = tallies[name]
                 tally.seconds += time.perf_counter() - start
                 score(tally, image, phrases, masks)
                 row.append(np.asarray(image))

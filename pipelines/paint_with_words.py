@@ -21,10 +21,15 @@ Notation:
 
 Self-attention and the unconditional (classifier-free guidance) half are left to the original processors.
 The processors are installed for one call and the originals restored in `try/finally`; when the bias is
-zero (w = 0) the original processor runs, so w = 0 gives plain text-to-image bit for bit.
+zero (w = 0) the original processor runs and nothing is steered, so w = 0 gives plain text-to-image bit for bit.
+
+With `steer_layout` (the default) the first quarter of the steps is also followed by backward layout
+guidance (`layout_guidance.py`, Chen et al. 2023), step size w · GUIDANCE_STEP: the bias alone shapes the
+attention, but on the bundled model the objects still often formed beside their regions.
 
 Lifecycle: check inputs → region map (snap colours) → load model, phrase → token indices → install
-processors + σ hook → the text-to-image denoising loop → restore → images + region map.
+processors + σ hook → the text-to-image denoising loop (+ steering after the first steps) → restore →
+images + region map.
 """
 
 from __future__ import annotations
@@ -41,9 +46,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .layout_guidance import LayoutTarget, can_guide, guide_latents, guided_steps
 from .manager import PipelineManager
 from .models import TXT2IMG
 from .png_info import attach
+from .regions import is_cross_attention, layer_labels, resize_labels
 from .text_to_image import StepInfo, TextToImageRequest, resolve, text_to_image, validate
 
 logger = logging.getLogger(__name__)
@@ -51,6 +58,7 @@ logger = logging.getLogger(__name__)
 MAX_STRENGTH = 2.0  # global w; the paper and the reference use 0.1–0.4
 MAX_REGION_WEIGHT = 10.0
 ALPHA_PAINTED = 128  # layer pixels at least this opaque count as painted (anti-aliased edges are fainter)
+GUIDANCE_STEP = 0.1  # backward layout guidance: mean latent change per iteration at w = 1
 INFO_KEY = "paint_with_words"  # PNG text chunk holding the colour → phrase mapping (JSON)
 
 
@@ -111,6 +119,7 @@ class PaintWithWordsRequest:
     layout: np.ndarray  # (H, W, 4) RGBA or (H, W, 3) RGB uint8 colour layer; any size, resized with NEAREST
     regions: tuple[Region, ...]  # colour → phrase (+ weight); each colour at most once
     strength: float = 0.3  # the global w of w·log(1+σ)·max(QKᵀ/√d)·M, 0..2 (0 = plain text-to-image)
+    steer_layout: bool = True  # also backward layout guidance in the first steps, step size w·GUIDANCE_STEP
     negative_prompt: str = ""
     model: str | None = None
     sampler: str = TextToImageRequest.sampler
@@ -155,6 +164,7 @@ class PaintWithWordsResult:
     request: PaintWithWordsRequest  # with model, seed, width, height resolved
     region_map: Image.Image  # the snapped layout at the image size, palette colours on white; PNG-ready
     phrases: tuple[PhraseTokens, ...]
+    steered: bool = False  # backward layout guidance ran (asked for, w > 0, and a UNet it can drive)
     stopped_at: int | None = None
 
 
@@ -181,13 +191,6 @@ def snap_to_palette(layout: np.ndarray) -> np.ndarray:
     if array.shape[2] == 4:
         labels[array[..., 3] < ALPHA_PAINTED] = 0
     return labels
-
-
-def resize_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resizes a label map with NEAREST (labels stay exact: no blended colours)."""
-    if labels.shape == (height, width):
-        return labels
-    return np.asarray(Image.fromarray(labels).resize((width, height), Image.NEAREST))
 
 
 def render_labels(labels: np.ndarray) -> Image.Image:
@@ -276,20 +279,9 @@ class PaintState:
         """M for a layer with `n_pixels` query positions: (n_pixels, tokens)."""
         key = (n_pixels, device, dtype)
         if key not in self._maps:
-            height, width = self._layer_size(n_pixels)
-            labels = torch.from_numpy(resize_labels(self.labels, height, width).astype(np.int64)).flatten()
+            labels = layer_labels(self.labels, n_pixels, self.latent_size)
             self._maps[key] = self.token_weights[labels].to(device=device, dtype=dtype)
         return self._maps[key]
-
-    def _layer_size(self, n_pixels: int) -> tuple[int, int]:
-        h0, w0 = self.latent_size
-        factor = 1
-        while factor <= max(h0, w0):
-            h, w = math.ceil(h0 / factor), math.ceil(w0 / factor)  # stride-2 convs with padding round up
-            if h * w == n_pixels:
-                return h, w
-            factor *= 2
-        raise RuntimeError(f"cannot place {n_pixels} attention positions on a {h0}x{w0} latent")
 
     def conditional_rows(self, batch: int, device) -> torch.Tensor:
         """(batch,) 1 for conditional samples, 0 for unconditional ones (first half under CFG)."""
@@ -358,11 +350,6 @@ class PaintWithWordsAttnProcessor:
         if attn.residual_connection:
             hidden_states = hidden_states + residual
         return hidden_states / attn.rescale_output_factor
-
-
-def is_cross_attention(name: str) -> bool:
-    """diffusers names the cross-attention of a transformer block `attn2` (`attn1` is self-attention)."""
-    return name.endswith("attn2.processor")
 
 
 @contextmanager
@@ -434,10 +421,28 @@ def token_weight_table(phrases: tuple[PhraseTokens, ...], n_tokens: int) -> torc
     return table
 
 
-def describe_regions(strength: float, phrases: tuple[PhraseTokens, ...]) -> str:
-    """One line for the PNG parameters: `w 0.3; red: a red circle (1); blue: a blue square (1)`."""
-    parts = [f"w {strength:g}"] + [f"{p.colour.name}: {p.phrase} ({p.weight:g})" for p in phrases]
+def describe_regions(strength: float, steered: bool, phrases: tuple[PhraseTokens, ...]) -> str:
+    """One line for the PNG parameters: `w 0.3; steered; red: a red circle (1); blue: a blue square (1)`."""
+    parts = [f"w {strength:g}"] + (["steered"] if steered else [])
+    parts += [f"{p.colour.name}: {p.phrase} ({p.weight:g})" for p in phrases]
     return "; ".join(parts).replace('"', "'")
+
+
+def steering(request: PaintWithWordsRequest, labels: np.ndarray, phrases: tuple[PhraseTokens, ...], steps: int):
+    """The `adjust_latents` hook of text-to-image: backward layout guidance after the first steps."""
+    target = LayoutTarget(labels, tuple((PALETTE.index(p.colour) + 1, p.indices) for p in phrases if p.weight > 0))
+    guided = guided_steps(steps)
+    step_size = GUIDANCE_STEP * request.strength
+
+    def adjust(pipeline, i: int, latents: torch.Tensor, prompt_embeds: torch.Tensor) -> torch.Tensor:
+        if i >= guided or not target.phrases:
+            return latents
+        # Under classifier-free guidance the embeddings are [negative; positive]: guide with the prompt's.
+        context = prompt_embeds[-latents.shape[0] :]
+        timestep = pipeline.scheduler.timesteps[i + 1]
+        return guide_latents(pipeline.unet, pipeline.scheduler, latents, timestep, context, target, step_size)
+
+    return adjust
 
 
 def paint_with_words(
@@ -481,15 +486,23 @@ def _generate(manager, request, t2i, on_step, stop, preview_every) -> PaintWithW
         labels, token_weight_table(phrases, n_tokens), request.strength, cfg, shared.scheduler.alphas_cumprod
     )
 
+    steered = request.steer_layout and request.strength > 0 and can_guide(shared.unet)
+    if request.steer_layout and not can_guide(shared.unet):
+        logger.info("%s needs added conditions (SDXL): paint with words without steering", t2i.model)
+    steer = steering(request, labels, phrases, t2i.steps) if steered else None
+
     # 4. Denoising loop: text-to-image's own, with the processors in for this call only
     with paint_with_words_installed(shared.unet, state):
-        result = text_to_image(manager, t2i, on_step=on_step, stop=stop, preview_every=preview_every)
+        result = text_to_image(
+            manager, t2i, on_step=on_step, stop=stop, preview_every=preview_every, adjust_latents=steer
+        )
 
     # 5. Parameters and the mapping on every image; the region map beside them
-    summary = describe_regions(request.strength, phrases)
+    summary = describe_regions(request.strength, steered, phrases)
     mapping = json.dumps(
         {
             "strength": request.strength,
+            "steered": steered,
             "regions": [
                 {"colour": p.colour.hex, "name": p.colour.name, "phrase": p.phrase, "weight": p.weight}
                 for p in phrases
@@ -511,5 +524,6 @@ def _generate(manager, request, t2i, on_step, stop, preview_every) -> PaintWithW
         request=request,
         region_map=region_map,
         phrases=phrases,
+        steered=steered,
         stopped_at=result.stopped_at,
     )

@@ -11,6 +11,7 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from PIL import Image
@@ -115,6 +116,7 @@ def text_to_image(
     on_step: Callable[[StepInfo], None] | None = None,
     stop: threading.Event | None = None,
     preview_every: int = 0,
+    adjust_latents: Callable[[Any, int, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> TextToImageResult:
     """Generates `request.batch_size` images.
 
@@ -124,6 +126,9 @@ def text_to_image(
         on_step: called after every denoising step from the generating thread.
         stop: when set, generation ends at the next step boundary (the partly denoised images are returned).
         preview_every: decode a preview every this many steps (0 = never).
+        adjust_latents: called after step `i` (from 0) as `adjust_latents(pipeline, i, latents, prompt_embeds)`
+            and returns the latents the next step starts from (layout guidance); `prompt_embeds` is
+            [negative; positive] under classifier-free guidance.
 
     Returns:
         images (PIL, `.info["parameters"]` set), their parameter texts, and the seed used.
@@ -132,10 +137,10 @@ def text_to_image(
     entry = manager.entry(request.model, TXT2IMG)
     request = resolve(request, entry)
     validate(request, entry)
-    return manager.run(_generate, manager, entry, request, on_step, stop, preview_every)
+    return manager.run(_generate, manager, entry, request, on_step, stop, preview_every, adjust_latents)
 
 
-def _generate(manager, entry, request, on_step, stop, preview_every) -> TextToImageResult:
+def _generate(manager, entry, request, on_step, stop, preview_every, adjust_latents) -> TextToImageResult:
     # 2. A per-request pipeline: shared weights, fresh scheduler
     pipe = manager.request_pipeline(entry.name, TXT2IMG, request.sampler)
 
@@ -155,6 +160,8 @@ def _generate(manager, entry, request, on_step, stop, preview_every) -> TextToIm
         if stop is not None and stop.is_set() and step < request.steps:
             stopped_at.append(step)
             pipeline._interrupt = True  # diffusers skips the remaining steps, then decodes
+        elif adjust_latents is not None and step < request.steps:
+            kwargs["latents"] = adjust_latents(pipeline, i, kwargs["latents"], kwargs["prompt_embeds"])
         return kwargs
 
     # 5. Denoising loop (the pipeline's own)
@@ -169,7 +176,7 @@ def _generate(manager, entry, request, on_step, stop, preview_every) -> TextToIm
             num_images_per_prompt=request.batch_size,
             generator=generators,
             callback_on_step_end=callback,
-            callback_on_step_end_tensor_inputs=["latents"],
+            callback_on_step_end_tensor_inputs=["latents", "prompt_embeds"] if adjust_latents else ["latents"],
         ).images
 
     # 6. Parameters on every image

@@ -200,6 +200,13 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
                 info="0 = ignore the paint (plain text to image); 0.1–0.4 usual; higher forces the layout",
                 elem_id="pww-strength",
             )
+            steer = gr.Checkbox(
+                value=DEFAULTS.steer_layout,
+                label="Steer the layout",
+                info="Nudges the first quarter of the steps until the model's own attention to each phrase falls "
+                "in its region (backward guidance). About 1.7x slower; objects land in their regions far more often.",
+                elem_id="pww-steer",
+            )
             with gr.Row():
                 generate_btn = gr.Button("Generate", variant="primary", scale=3, elem_id="pww-generate")
                 stop_btn = gr.Button("Stop", variant="stop", scale=1, elem_id="pww-stop")
@@ -238,6 +245,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
         steps: float = DEFAULTS.steps,
         cfg_scale: float = DEFAULTS.cfg_scale,
         seed: float = DEFAULTS.seed,
+        steer_layout: bool = DEFAULTS.steer_layout,
         request: gr.Request = None,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
     ):
@@ -259,6 +267,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
                 layout=layer,
                 regions=tuple(rows),
                 strength=float(strength),
+                steer_layout=bool(steer_layout),
                 negative_prompt=negative_prompt or "",
                 model=entry.name,
                 sampler=sampler or DEFAULTS.sampler,
@@ -285,7 +294,12 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
                     res = item
         elapsed = time.perf_counter() - started
         where = "; ".join(f"{p.colour.name} → “{p.phrase}”" for p in res.phrases)
-        note = f"Done in {elapsed:.1f} s · seed {res.seed} · w {req.strength:g} · {where}"
+        if req.steer_layout and req.strength > 0 and not res.steered:
+            gr.Warning(
+                f"{entry.name} is an SDXL-style model: steering is not available for it yet, only the paint bias."
+            )
+        steered = " · steered" if res.steered else ""
+        note = f"Done in {elapsed:.1f} s · seed {res.seed} · w {req.strength:g}{steered} · {where}"
         if res.stopped_at is not None:
             note = f"Stopped at step {res.stopped_at}/{req.steps} (partly denoised) · seed {res.seed}"
         yield res.images[0], res.region_map, note, res.seed, res.parameters[0]
@@ -307,7 +321,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
         rows = [[colour_label("red"), "red circle", 1.0], [colour_label("blue"), "blue square", 1.0]]
         return EXAMPLE_PROMPT, value, rows, 0.3
 
-    inputs = [prompt, canvas, table, strength, negative, model, sampler, steps, cfg, seed]
+    inputs = [prompt, canvas, table, strength, negative, model, sampler, steps, cfg, seed, steer]
     outputs = [result, region_map, status, used_seed, parameters]
     explain_unreadable_inputs(inputs, generate)  # a non-image, truncated or bomb layer: a message, not a crash
     generate_event = generate_btn.click(

@@ -174,7 +174,9 @@ def test_result_carries_the_region_map_and_the_mapping(shared_manager):
     assert tuple(region_map[48, 8]) == RED.rgb and tuple(region_map[8, 48]) == BLUE.rgb
     mapping = json.loads(result.images[0].info[INFO_KEY])
     assert [(r["name"], r["phrase"]) for r in mapping["regions"]] == [("red", "red circle"), ("blue", "blue square")]
-    assert 'Paint with words: "w 0.4; red: red circle (1); blue: blue square (1)"' in read_parameters(result.images[0])
+    assert 'Paint with words: "w 0.4; steered; red: red circle (1); blue: blue square (1)"' in read_parameters(
+        result.images[0]
+    )
     assert [p.indices for p in result.phrases] == [(2, 3), (6, 7)]
 
 

@@ -51,7 +51,7 @@ def test_paint_with_words_returns_the_image_and_the_region_map(client, layer_fil
     )
     assert seed == 5 and "Done in" in status
     assert image.endswith(".png") and region_map.endswith(".png")
-    assert 'Paint with words: "w 0.4; red: red circle (1); blue: blue square (1)"' in read_parameters(image)
+    assert 'Paint with words: "w 0.4; steered; red: red circle (1); blue: blue square (1)"' in read_parameters(image)
     with Image.open(region_map) as opened:
         pixels = np.asarray(opened.convert("RGB"))
         mapping = json.loads(opened.info[INFO_KEY])

@@ -100,6 +100,7 @@ def test_paint_two_regions_tie_two_phrases_and_generate(page, received, studio_m
     (request,) = received
     assert [(r.colour, r.phrase) for r in request.regions] == [("red", "red circle"), ("blue", "blue square")]
     assert request.prompt == "a red circle above a blue square"
+    assert request.steer_layout  # "Steer the layout" is on by default
     layer = request.layout
     assert layer.shape[2] == 4  # the paint layer, not a flattened composite
     counts = dict((b.name, n) for b, n in used_colours(layer))
@@ -115,7 +116,7 @@ def test_paint_two_regions_tie_two_phrases_and_generate(page, received, studio_m
         src = page.locator(elem).first.get_attribute("src")
         assert src and ".png" in src
     assert (
-        'Paint with words: "w 0.3; red: red circle (1); blue: blue square (1)"'
+        'Paint with words: "w 0.3; steered; red: red circle (1); blue: blue square (1)"'
         in page.locator("#pww-parameters textarea").input_value()
     )
     assert studio_manager.is_loaded("tiny-sd")
