@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .regions import is_cross_attention, layer_labels, layer_size
+from .attention import cross_attention, is_cross_attention
+from .regions import layer_labels, layer_size
 
 STEPS_FRACTION = 0.25  # guide after the first quarter of the steps: the layout is decided there
 ITERATIONS = 2  # gradient steps per guided denoising step
@@ -60,36 +61,8 @@ class _AttentionRecorder:
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
         if encoder_hidden_states is None:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, temb, **kwargs)
-        residual = hidden_states
-        input_ndim = hidden_states.ndim
-        if input_ndim == 4:
-            batch, channel, height, width = hidden_states.shape
-            hidden_states = hidden_states.view(batch, channel, height * width).transpose(1, 2)
-        batch = hidden_states.shape[0]
-        if attn.group_norm is not None:
-            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
-        query = attn.to_q(hidden_states)
-        if attn.norm_cross:
-            encoder_hidden_states = attn.norm_encoder_hidden_states(encoder_hidden_states)
-        key = attn.to_k(encoder_hidden_states)
-        value = attn.to_v(encoder_hidden_states)
-        head_dim = key.shape[-1] // attn.heads
-        query = query.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
-        key = key.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
-        value = value.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
-        if getattr(attn, "norm_q", None) is not None:
-            query = attn.norm_q(query)
-        if getattr(attn, "norm_k", None) is not None:
-            key = attn.norm_k(key)
-        probs = ((query.float() @ key.float().transpose(-1, -2)) * attn.scale).softmax(dim=-1)  # (B, h, px, tok)
-        self.maps.append(probs.mean(dim=1))  # (B, pixels, tokens)
-        hidden_states = (probs.to(value.dtype) @ value).transpose(1, 2).reshape(batch, -1, attn.heads * head_dim)
-        hidden_states = attn.to_out[1](attn.to_out[0](hidden_states))
-        if input_ndim == 4:
-            hidden_states = hidden_states.transpose(-1, -2).reshape(batch, channel, height, width)
-        if attn.residual_connection:
-            hidden_states = hidden_states + residual
-        return hidden_states / attn.rescale_output_factor
+        record = lambda weights: self.maps.append(weights.mean(dim=1))  # noqa: E731  (B, pixels, tokens)
+        return cross_attention(attn, hidden_states, encoder_hidden_states, attention_mask, temb, see_weights=record)
 
 
 def region_energy(maps: list[torch.Tensor], target: LayoutTarget, latent_size: tuple[int, int]) -> torch.Tensor:
@@ -132,7 +105,7 @@ def guide_latents(unet, scheduler, latents, timestep, context, target: LayoutTar
                 x = x.detach().requires_grad_(True)
                 maps.clear()
                 unet(scheduler.scale_model_input(x, timestep), timestep, context)
-                energy = region_energy([m.float() for m in maps], target, tuple(x.shape[-2:])).sum()
+                energy = region_energy(maps, target, tuple(x.shape[-2:])).sum()
                 (grad,) = torch.autograd.grad(energy, x)
                 scale = grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp(min=1e-12)
                 x = x - step_size * grad / scale

@@ -46,11 +46,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .attention import cross_attention, is_cross_attention
 from .layout_guidance import LayoutTarget, can_guide, guide_latents, guided_steps
 from .manager import PipelineManager
 from .models import TXT2IMG
 from .png_info import attach
-from .regions import is_cross_attention, layer_labels, resize_labels
+from .regions import layer_labels, resize_labels
 from .text_to_image import StepInfo, TextToImageRequest, resolve, text_to_image, validate
 
 logger = logging.getLogger(__name__)
@@ -301,55 +302,15 @@ class PaintWithWordsAttnProcessor:
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
         if encoder_hidden_states is None or self.state.bias_scale == 0:
             return self.original(attn, hidden_states, encoder_hidden_states, attention_mask, temb, **kwargs)
-        residual = hidden_states
-        if attn.spatial_norm is not None:
-            hidden_states = attn.spatial_norm(hidden_states, temb)
-        input_ndim = hidden_states.ndim
-        if input_ndim == 4:
-            batch, channel, height, width = hidden_states.shape
-            hidden_states = hidden_states.view(batch, channel, height * width).transpose(1, 2)
-        batch, n_pixels, _ = hidden_states.shape
-        n_tokens = encoder_hidden_states.shape[1]
-        if attn.group_norm is not None:
-            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
+        return cross_attention(attn, hidden_states, encoder_hidden_states, attention_mask, temb, self.bias)
 
-        # 1. Q from the image, K and V from the text
-        query = attn.to_q(hidden_states)
-        if attn.norm_cross:
-            encoder_hidden_states = attn.norm_encoder_hidden_states(encoder_hidden_states)
-        key = attn.to_k(encoder_hidden_states)
-        value = attn.to_v(encoder_hidden_states)
-        head_dim = key.shape[-1] // attn.heads
-        query = query.view(batch, -1, attn.heads, head_dim).transpose(1, 2)  # (B, heads, pixels, d)
-        key = key.view(batch, -1, attn.heads, head_dim).transpose(1, 2)  # (B, heads, tokens, d)
-        value = value.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
-        if getattr(attn, "norm_q", None) is not None:
-            query = attn.norm_q(query)
-        if getattr(attn, "norm_k", None) is not None:
-            key = attn.norm_k(key)
-
-        # 2. Logits QKᵀ/√d (float32: the bias is a multiple of the largest logit)
-        logits = (query.float() @ key.float().transpose(-1, -2)) * attn.scale  # (B, heads, pixels, tokens)
-
-        # 3. Bias w·log(1+σ)·max(QKᵀ/√d)·M on the conditional samples
+    def bias(self, logits: torch.Tensor) -> torch.Tensor:
+        """logits + w·log(1+σ)·max(QKᵀ/√d)·M on the conditional samples; logits (B, heads, pixels, tokens)."""
+        batch, _, n_pixels, _ = logits.shape
         m = self.state.token_map(n_pixels, logits.device, logits.dtype)  # (pixels, tokens)
         peak = logits.amax(dim=(1, 2, 3), keepdim=True)  # (B, 1, 1, 1): per sample, over heads, pixels, tokens
         rows = self.state.conditional_rows(batch, logits.device).view(batch, 1, 1, 1)
-        logits = logits + rows * self.state.bias_scale * peak * m
-        if attention_mask is not None:
-            mask = attn.prepare_attention_mask(attention_mask, n_tokens, batch)
-            logits = logits + mask.view(batch, attn.heads, -1, n_tokens).float()
-
-        # 4. softmax(logits) V, then the output projection as usual
-        probs = logits.softmax(dim=-1).to(value.dtype)
-        hidden_states = (probs @ value).transpose(1, 2).reshape(batch, -1, attn.heads * head_dim)
-        hidden_states = attn.to_out[0](hidden_states)
-        hidden_states = attn.to_out[1](hidden_states)
-        if input_ndim == 4:
-            hidden_states = hidden_states.transpose(-1, -2).reshape(batch, channel, height, width)
-        if attn.residual_connection:
-            hidden_states = hidden_states + residual
-        return hidden_states / attn.rescale_output_factor
+        return logits + rows * self.state.bias_scale * peak * m
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Painted region maps on a UNet's cross-attention layers: which layers, their sizes, the labels on them."""
+"""Painted region maps on a UNet's attention layers: the size of each layer and the labels on it."""
 
 from __future__ import annotations
 
@@ -32,8 +32,3 @@ def layer_labels(labels: np.ndarray, n_pixels: int, latent_size: tuple[int, int]
     """The label map on the layer with `n_pixels` positions, flattened: (n_pixels,) int64."""
     height, width = layer_size(n_pixels, latent_size)
     return torch.from_numpy(resize_labels(labels, height, width).astype(np.int64)).flatten()
-
-
-def is_cross_attention(name: str) -> bool:
-    """diffusers names the cross-attention of a transformer block `attn2` (`attn1` is self-attention)."""
-    return name.endswith("attn2.processor")

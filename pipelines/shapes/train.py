@@ -328,6 +328,12 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
         context = text_encoder(tokens)[0]
         noise = torch.randn(latents.shape, generator=generator)
         t = torch.randint(0, 1000, (len(captions),), generator=generator)
+        import os
+
+        hi = float(os.environ.get("HIGH_T", 0))
+        if hi:
+            pick = torch.rand(len(captions), generator=generator) < hi
+            t = torch.where(pick, torch.randint(600, 1000, (len(captions),), generator=generator), t)
         noisy = noise_scheduler.add_noise(latents, noise, t)
         if inpaint:
             masks = _random_masks(step, [e.layout for e in examples], images.shape[-1])
