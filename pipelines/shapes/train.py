@@ -35,6 +35,7 @@ from .tokenizer import MAX_LENGTH, build_tokenizer
 logger = logging.getLogger(__name__)
 ASSETS = Path("assets/models")  # where released models go; --assets-dir overrides (tests)
 RUNS = Path("runs")  # checkpoints and logs; --runs-dir overrides
+LAYOUT_STEPS_FROM = 600  # --layout-focus draws t from [600, 1000): where the layout and relations are decided
 
 
 @dataclass
@@ -51,6 +52,7 @@ class TrainConfig:
     from_release: bool = False  # unet: start from the released UNet and text encoder, not from scratch
     zero_snr: bool = False  # unet/inpaint: zero-terminal-SNR schedule with v-prediction (Lin et al. 2024)
     two_object_fraction: float = 0.4  # unet/inpaint: share of two-object scenes in the training batches
+    layout_focus: float = 0.0  # unet/inpaint: share of timesteps drawn from the noisiest ones, where layout is decided
 
 
 DEFAULTS = {
@@ -162,6 +164,8 @@ def _write_training_facts(folder: Path, config: TrainConfig, step: int) -> None:
         facts["ema_decay"] = config.ema_decay
         facts["zero_terminal_snr_v_prediction"] = config.zero_snr
         facts["two_object_fraction"] = config.two_object_fraction
+        if config.layout_focus:
+            facts["layout_focus"] = config.layout_focus
     (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
 
 
@@ -267,6 +271,15 @@ def _schedule(zero_snr: bool) -> dict:
     if zero_snr:
         schedule.update(rescale_betas_zero_snr=True, prediction_type="v_prediction", timestep_spacing="trailing")
     return schedule
+
+
+def sample_timesteps(n: int, generator: torch.Generator, layout_focus: float = 0.0) -> torch.Tensor:
+    """Uniform training timesteps, of which a `layout_focus` share is redrawn from [LAYOUT_STEPS_FROM, 1000)."""
+    t = torch.randint(0, 1000, (n,), generator=generator)
+    if layout_focus:
+        focused = torch.rand(n, generator=generator) < layout_focus
+        t = torch.where(focused, torch.randint(LAYOUT_STEPS_FROM, 1000, (n,), generator=generator), t)
+    return t
 
 
 def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
@@ -390,6 +403,12 @@ def main() -> None:
     parser.add_argument(
         "--two-object-fraction", type=float, default=0.4, help="unet/inpaint: share of two-object training scenes"
     )
+    parser.add_argument(
+        "--layout-focus",
+        type=float,
+        default=0.0,
+        help=f"unet/inpaint: share of timesteps drawn from t >= {LAYOUT_STEPS_FROM} (layout, relations)",
+    )
     args = parser.parse_args()
     ASSETS, RUNS = args.assets_dir, args.runs_dir
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -405,6 +424,7 @@ def main() -> None:
     config.zero_snr = args.zero_snr
     config.seed = args.seed
     config.two_object_fraction = args.two_object_fraction
+    config.layout_focus = args.layout_focus
     {"clip": train_clip, "vae": train_vae, "unet": train_unet, "inpaint": lambda c: train_unet(c, inpaint=True)}[
         args.model
     ](config)

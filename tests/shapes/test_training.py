@@ -54,7 +54,7 @@ def test_zero_snr_unet_run_saves_a_v_prediction_pipeline_and_resumes(assets, tmp
     from diffusers import StableDiffusionPipeline
 
     runs = tmp_path / "runs"
-    _train("unet", assets, runs, "--steps", "2", "--zero-snr")
+    _train("unet", assets, runs, "--steps", "2", "--zero-snr", "--layout-focus", "0.5")
     pipe = StableDiffusionPipeline.from_pretrained(assets / "shapes-sd", use_safetensors=True)
     config = pipe.scheduler.config
     assert (config.prediction_type, config.rescale_betas_zero_snr, config.timestep_spacing) == (
@@ -62,7 +62,8 @@ def test_zero_snr_unet_run_saves_a_v_prediction_pipeline_and_resumes(assets, tmp
         True,
         "trailing",
     )
-    assert json.loads((assets / "shapes-sd" / "unet" / "training.json").read_text())["steps"] == 2
+    facts = json.loads((assets / "shapes-sd" / "unet" / "training.json").read_text())
+    assert (facts["steps"], facts["layout_focus"]) == (2, 0.5)
 
     resumed = _train("unet", assets, runs, "--steps", "3", "--zero-snr")
     assert "resumed unet at step 2" in resumed
@@ -78,3 +79,17 @@ def test_inpaint_run_saves_a_nine_channel_inpainting_pipeline(assets, tmp_path):
     _train("inpaint", assets, tmp_path / "runs", "--steps", "1")
     pipe = StableDiffusionInpaintPipeline.from_pretrained(assets / "shapes-sd-inpaint", use_safetensors=True)
     assert pipe.unet.config.in_channels == 9
+
+
+@pytest.mark.parametrize("focus", [0.0, 0.5])
+def test_layout_focus_draws_that_share_of_timesteps_from_the_noisiest(focus):
+    import torch
+
+    from pipelines.shapes.train import LAYOUT_STEPS_FROM, sample_timesteps
+
+    t = sample_timesteps(20_000, torch.Generator().manual_seed(0), focus)
+    uniform_share = (1000 - LAYOUT_STEPS_FROM) / 1000
+    assert float((t >= LAYOUT_STEPS_FROM).float().mean()) == pytest.approx(
+        focus + (1 - focus) * uniform_share, abs=0.01
+    )
+    assert int(t.min()) >= 0 and int(t.max()) <= 999
