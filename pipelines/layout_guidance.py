@@ -42,8 +42,8 @@ class LayoutTarget:
 
 
 def can_guide(unet) -> bool:
-    """Whether a plain `unet(sample, t, context)` call runs this UNet (SDXL's also needs its added conditions)."""
-    return getattr(unet.config, "addition_embed_type", None) is None
+    """Whether the guidance can call this UNet: SD 1.x/2.x-style, or SDXL's added text/time conditions."""
+    return getattr(unet.config, "addition_embed_type", None) in (None, "text_time")
 
 
 def guided_steps(total_steps: int) -> int:
@@ -79,7 +79,9 @@ def region_energy(maps: list[torch.Tensor], target: LayoutTarget, latent_size: t
     return energy
 
 
-def guide_latents(unet, scheduler, latents, timestep, context, target: LayoutTarget, step_size: float):
+def guide_latents(
+    unet, scheduler, latents, timestep, context, target: LayoutTarget, step_size: float, added_cond_kwargs=None
+):
     """`ITERATIONS` gradient steps on `latents` (before the UNet sees them at `timestep`) towards the paint.
 
     Args:
@@ -90,6 +92,7 @@ def guide_latents(unet, scheduler, latents, timestep, context, target: LayoutTar
         context: (B, tokens, dim) the conditional prompt embeddings, one row per latent.
         target: the painted regions and their phrases' tokens.
         step_size: mean absolute change per latent element and iteration.
+        added_cond_kwargs: SDXL's {"text_embeds", "time_ids"} for the conditional prompt, one row per latent.
     """
     original = dict(unet.attn_processors)
     maps: list[torch.Tensor] = []
@@ -100,11 +103,13 @@ def guide_latents(unet, scheduler, latents, timestep, context, target: LayoutTar
     with torch.inference_mode(False), torch.enable_grad():
         x = latents.clone()
         context = context.clone()
+        if added_cond_kwargs is not None:
+            added_cond_kwargs = {k: v.clone() for k, v in added_cond_kwargs.items()}
         try:
             for _ in range(ITERATIONS):
                 x = x.detach().requires_grad_(True)
                 maps.clear()
-                unet(scheduler.scale_model_input(x, timestep), timestep, context)
+                unet(scheduler.scale_model_input(x, timestep), timestep, context, added_cond_kwargs=added_cond_kwargs)
                 energy = region_energy(maps, target, tuple(x.shape[-2:])).sum()
                 (grad,) = torch.autograd.grad(energy, x)
                 scale = grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp(min=1e-12)

@@ -395,13 +395,18 @@ def steering(request: PaintWithWordsRequest, labels: np.ndarray, phrases: tuple[
     guided = guided_steps(steps)
     step_size = GUIDANCE_STEP * request.strength
 
-    def adjust(pipeline, i: int, latents: torch.Tensor, prompt_embeds: torch.Tensor) -> torch.Tensor:
+    def adjust(pipeline, i: int, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
+        latents = tensors["latents"]
         if i >= guided or not target.phrases:
             return latents
-        # Under classifier-free guidance the embeddings are [negative; positive]: guide with the prompt's.
-        context = prompt_embeds[-latents.shape[0] :]
+        # Under classifier-free guidance the conditioning is [negative; positive]: guide with the prompt's.
+        n = latents.shape[0]
+        context = tensors["prompt_embeds"][-n:]
+        added = None
+        if "add_text_embeds" in tensors:  # SDXL
+            added = {"text_embeds": tensors["add_text_embeds"][-n:], "time_ids": tensors["add_time_ids"][-n:]}
         timestep = pipeline.scheduler.timesteps[i + 1]
-        return guide_latents(pipeline.unet, pipeline.scheduler, latents, timestep, context, target, step_size)
+        return guide_latents(pipeline.unet, pipeline.scheduler, latents, timestep, context, target, step_size, added)
 
     return adjust
 
@@ -449,7 +454,7 @@ def _generate(manager, request, t2i, on_step, stop, preview_every) -> PaintWithW
 
     steered = request.steer_layout and request.strength > 0 and can_guide(shared.unet)
     if request.steer_layout and not can_guide(shared.unet):
-        logger.info("%s needs added conditions (SDXL): paint with words without steering", t2i.model)
+        logger.info("%s needs conditions steering cannot pass: paint with words without steering", t2i.model)
     steer = steering(request, labels, phrases, t2i.steps) if steered else None
 
     # 4. Denoising loop: text-to-image's own, with the processors in for this call only

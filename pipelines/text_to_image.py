@@ -116,7 +116,7 @@ def text_to_image(
     on_step: Callable[[StepInfo], None] | None = None,
     stop: threading.Event | None = None,
     preview_every: int = 0,
-    adjust_latents: Callable[[Any, int, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    adjust_latents: Callable[[Any, int, dict[str, torch.Tensor]], torch.Tensor] | None = None,
 ) -> TextToImageResult:
     """Generates `request.batch_size` images.
 
@@ -126,9 +126,10 @@ def text_to_image(
         on_step: called after every denoising step from the generating thread.
         stop: when set, generation ends at the next step boundary (the partly denoised images are returned).
         preview_every: decode a preview every this many steps (0 = never).
-        adjust_latents: called after step `i` (from 0) as `adjust_latents(pipeline, i, latents, prompt_embeds)`
-            and returns the latents the next step starts from (layout guidance); `prompt_embeds` is
-            [negative; positive] under classifier-free guidance.
+        adjust_latents: called after step `i` (from 0) as `adjust_latents(pipeline, i, tensors)` and returns
+            the latents the next step starts from (layout guidance). `tensors` holds the pipeline's step
+            tensors: "latents", "prompt_embeds" (and SDXL's "add_text_embeds", "add_time_ids"), the
+            conditioning ones as [negative; positive] under classifier-free guidance.
 
     Returns:
         images (PIL, `.info["parameters"]` set), their parameter texts, and the seed used.
@@ -161,7 +162,7 @@ def _generate(manager, entry, request, on_step, stop, preview_every, adjust_late
             stopped_at.append(step)
             pipeline._interrupt = True  # diffusers skips the remaining steps, then decodes
         elif adjust_latents is not None and step < request.steps:
-            kwargs["latents"] = adjust_latents(pipeline, i, kwargs["latents"], kwargs["prompt_embeds"])
+            kwargs["latents"] = adjust_latents(pipeline, i, kwargs)
         return kwargs
 
     # 5. Denoising loop (the pipeline's own)
@@ -176,7 +177,7 @@ def _generate(manager, entry, request, on_step, stop, preview_every, adjust_late
             num_images_per_prompt=request.batch_size,
             generator=generators,
             callback_on_step_end=callback,
-            callback_on_step_end_tensor_inputs=["latents", "prompt_embeds"] if adjust_latents else ["latents"],
+            callback_on_step_end_tensor_inputs=pipe._callback_tensor_inputs if adjust_latents else ["latents"],
         ).images
 
     # 6. Parameters on every image

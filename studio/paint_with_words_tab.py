@@ -295,9 +295,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
         elapsed = time.perf_counter() - started
         where = "; ".join(f"{p.colour.name} → “{p.phrase}”" for p in res.phrases)
         if req.steer_layout and req.strength > 0 and not res.steered:
-            gr.Warning(
-                f"{entry.name} is an SDXL-style model: steering is not available for it yet, only the paint bias."
-            )
+            gr.Warning(f"Steering cannot drive {entry.name}'s UNet; only the paint bias was used.")
         steered = " · steered" if res.steered else ""
         note = f"Done in {elapsed:.1f} s · seed {res.seed} · w {req.strength:g}{steered} · {where}"
         if res.stopped_at is not None:

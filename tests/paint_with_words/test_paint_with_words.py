@@ -321,3 +321,23 @@ def test_processors_come_back_when_generation_fails_midway(shared_manager):
     with pytest.raises(RuntimeError, match="interrupted at step 1"):
         paint_with_words(shared_manager, request(), on_step=fail)
     assert unet.attn_processors == processors and not unet._forward_pre_hooks
+
+
+def test_sdxl_is_painted_and_steered_and_left_as_it_was(tmp_path):
+    from pipelines.manager import ManagerConfig, PipelineManager
+    from pipelines.testing import build_tiny_sdxl_folder
+
+    build_tiny_sdxl_folder(tmp_path / "models" / "tiny-sdxl")
+    manager = PipelineManager(ManagerConfig(models_dir=tmp_path / "models", device="cpu", offline=True))
+    common = dict(model="tiny-sdxl", steps=4, sampler="Euler", batch_size=2)
+    steered = paint_with_words(manager, request(strength=0.5, **common))
+    assert steered.steered and "steered" in read_parameters(steered.images[0])
+    biased = paint_with_words(manager, request(strength=0.5, steer_layout=False, **common))
+    assert not biased.steered
+    assert not np.array_equal(np.asarray(steered.images[1]), np.asarray(biased.images[1]))
+    unet = manager.pipeline("tiny-sdxl").unet
+    processors = dict(unet.attn_processors)
+    plain = text_to_image(manager, TextToImageRequest(PROMPT, seed=11, cfg_scale=7.0, **common))
+    unpainted = paint_with_words(manager, request(strength=0.0, cfg_scale=7.0, **common))
+    np.testing.assert_array_equal(np.asarray(unpainted.images[1]), np.asarray(plain.images[1]))
+    assert unet.attn_processors == processors and not unet._forward_pre_hooks
