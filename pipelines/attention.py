@@ -9,6 +9,7 @@ and gradients through the softmax, both want the precision).
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import torch
 
@@ -16,6 +17,18 @@ import torch
 def is_cross_attention(name: str) -> bool:
     """diffusers names the cross-attention of a transformer block `attn2` (`attn1` is self-attention)."""
     return name.endswith("attn2.processor")
+
+
+@contextmanager
+def cross_attention_wrapped(unet, wrap: Callable):
+    """Every cross-attention processor `p` of `unet` is `wrap(p)` inside the `with` block; the originals come back
+    after it, also when it raises."""
+    original = dict(unet.attn_processors)
+    unet.set_attn_processor({name: wrap(p) if is_cross_attention(name) else p for name, p in original.items()})
+    try:
+        yield
+    finally:
+        unet.set_attn_processor(original)
 
 
 def cross_attention(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .attention import cross_attention, is_cross_attention
+from .attention import cross_attention, cross_attention_wrapped
 from .regions import layer_labels, layer_size
 
 STEPS_FRACTION = 0.25  # guide after the first quarter of the steps: the layout is decided there
@@ -94,26 +94,23 @@ def guide_latents(
         step_size: mean absolute change per latent element and iteration.
         added_cond_kwargs: SDXL's {"text_embeds", "time_ids"} for the conditional prompt, one row per latent.
     """
-    original = dict(unet.attn_processors)
     maps: list[torch.Tensor] = []
-    unet.set_attn_processor(
-        {name: _AttentionRecorder(p, maps) if is_cross_attention(name) else p for name, p in original.items()}
-    )
     # Inference tensors (the pipeline runs under inference mode) cannot enter autograd: clone them outside it.
-    with torch.inference_mode(False), torch.enable_grad():
+    with (
+        cross_attention_wrapped(unet, lambda original: _AttentionRecorder(original, maps)),
+        torch.inference_mode(False),
+        torch.enable_grad(),
+    ):
         x = latents.clone()
         context = context.clone()
         if added_cond_kwargs is not None:
             added_cond_kwargs = {k: v.clone() for k, v in added_cond_kwargs.items()}
-        try:
-            for _ in range(ITERATIONS):
-                x = x.detach().requires_grad_(True)
-                maps.clear()
-                unet(scheduler.scale_model_input(x, timestep), timestep, context, added_cond_kwargs=added_cond_kwargs)
-                energy = region_energy(maps, target, tuple(x.shape[-2:])).sum()
-                (grad,) = torch.autograd.grad(energy, x)
-                scale = grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp(min=1e-12)
-                x = x - step_size * grad / scale
-        finally:
-            unet.set_attn_processor(original)
+        for _ in range(ITERATIONS):
+            x = x.detach().requires_grad_(True)
+            maps.clear()
+            unet(scheduler.scale_model_input(x, timestep), timestep, context, added_cond_kwargs=added_cond_kwargs)
+            energy = region_energy(maps, target, tuple(x.shape[-2:])).sum()
+            (grad,) = torch.autograd.grad(energy, x)
+            scale = grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp(min=1e-12)
+            x = x - step_size * grad / scale
     return x.detach().to(latents.dtype)

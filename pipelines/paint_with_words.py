@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .attention import cross_attention, is_cross_attention
+from .attention import cross_attention, cross_attention_wrapped
 from .layout_guidance import LayoutTarget, can_guide, guide_latents, guided_steps
 from .manager import PipelineManager
 from .models import TXT2IMG
@@ -316,26 +316,18 @@ class PaintWithWordsAttnProcessor:
 @contextmanager
 def paint_with_words_installed(unet, state: PaintState):
     """Installs the processors on every cross-attention layer and a σ hook, for the `with` block only."""
-    original = dict(unet.attn_processors)
-    processors = {
-        name: PaintWithWordsAttnProcessor(proc, state) if is_cross_attention(name) else proc
-        for name, proc in original.items()
-    }
 
     def set_sigma(module, args, kwargs):
         sample = args[0] if args else kwargs["sample"]
         timestep = args[1] if len(args) > 1 else kwargs["timestep"]
         state.set_timestep(timestep, tuple(sample.shape[-2:]))
 
-    hook = None
-    try:
-        unet.set_attn_processor(processors)
+    with cross_attention_wrapped(unet, lambda original: PaintWithWordsAttnProcessor(original, state)):
         hook = unet.register_forward_pre_hook(set_sigma, with_kwargs=True)
-        yield
-    finally:
-        if hook is not None:
+        try:
+            yield
+        finally:
             hook.remove()
-        unet.set_attn_processor(original)
 
 
 # --------------------------------------------------------------------------------------- the method

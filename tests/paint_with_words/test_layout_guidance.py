@@ -7,6 +7,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, UNet2DConditionModel
 
+from pipelines.attention import cross_attention_wrapped
 from pipelines.layout_guidance import (
     LayoutTarget,
     _AttentionRecorder,
@@ -57,15 +58,8 @@ def unet(tiny_folder):
 
 def energy_of(unet, latents, timestep, context, target) -> float:
     maps: list[torch.Tensor] = []
-    original = dict(unet.attn_processors)
-    unet.set_attn_processor(
-        {n: _AttentionRecorder(p, maps) if n.endswith("attn2.processor") else p for n, p in original.items()}
-    )
-    try:
-        with torch.no_grad():
-            unet(latents, timestep, context)
-    finally:
-        unet.set_attn_processor(original)
+    with cross_attention_wrapped(unet, lambda original: _AttentionRecorder(original, maps)), torch.no_grad():
+        unet(latents, timestep, context)
     return float(region_energy(maps, target, tuple(latents.shape[-2:])).sum())
 
 
