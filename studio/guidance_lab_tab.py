@@ -16,6 +16,7 @@ from pipelines.models import TXT2IMG
 from pipelines.samplers import Sampler
 from pipelines.text_to_image import MAX_SEED, MAX_STEPS
 
+from .components import result_gallery
 from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
 from .worker import in_worker, session_stop_flag, warn_unknown_words
@@ -94,15 +95,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
             with gr.Accordion("What each method does", open=False):
                 gr.Markdown(_method_notes())
         with gr.Column(scale=6, min_width=320):
-            cells = gr.Gallery(
-                label="Cells (rows = methods, columns = strengths)",
-                format="png",
-                type="pil",
-                columns=3,
-                height=520,
-                object_fit="contain",
-                elem_id="lab-cells",
-            )
+            cells = result_gallery("Cells (rows = methods, columns = strengths)", "lab-cells", columns=3, height=520)
             status = gr.Markdown("", elem_id="lab-status")
             grid_png = gr.Image(
                 label="The whole grid (PNG with its parameters)",

@@ -27,7 +27,7 @@ from pipelines.models import TXT2IMG
 from pipelines.samplers import Sampler
 from pipelines.text_to_image import MAX_SEED, MAX_STEPS
 
-from .components import run_details
+from .components import result_gallery, reveal_when_done, run_details
 from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
 from .worker import generation_events, session_stop_flag, warn_unknown_words
@@ -222,15 +222,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                     elem_id="inpaint-seed",
                 )
         with gr.Column(scale=5, min_width=320):
-            gallery = gr.Gallery(
-                label="Results (one per method)",
-                format="png",
-                type="pil",
-                columns=2,
-                height="auto",
-                object_fit="contain",
-                elem_id="inpaint-gallery",
-            )
+            gallery = result_gallery("Results (one per method)", "inpaint-gallery", columns=2, height="auto")
             status, used_seed, parameters = run_details("inpaint")
             preview = gr.Image(
                 label="Mask preview (pink = regenerated)",
@@ -386,6 +378,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         show_progress="full",
         show_progress_on=[gallery],
     )
+    reveal_when_done(generate_event, used_seed)
     preview_inputs = [editor, mask_blur, only_masked, padding, outpaint_sides, outpaint_pixels]
     gr.on(
         triggers=[

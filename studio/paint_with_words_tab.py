@@ -33,7 +33,7 @@ from pipelines.paint_with_words import (
 from pipelines.samplers import Sampler
 from pipelines.text_to_image import MAX_SEED, MAX_STEPS
 
-from .components import result_image, run_details
+from .components import result_image, reveal_when_done, run_details
 from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
 from .worker import generation_events, session_stop_flag, warn_unknown_words
@@ -332,6 +332,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
         show_progress="full",
         show_progress_on=[result],
     )
+    reveal_when_done(generate_event, used_seed)
     canvas.change(
         on_canvas_change,
         inputs=[canvas, table, model],

@@ -18,7 +18,7 @@ from pipelines.png_info import parse_parameters, read_parameters
 from pipelines.samplers import Sampler
 from pipelines.text_to_image import MAX_BATCH, MAX_SEED, MAX_STEPS, TextToImageRequest, text_to_image
 
-from .components import run_details
+from .components import result_gallery, reveal_when_done, run_details
 from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
 from .worker import generation_events, session_stop_flag, warn_unknown_words
@@ -139,16 +139,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
             if default and default.vocabulary == "shapes":
                 gr.Examples(SHAPES_EXAMPLES, inputs=[prompt], label="Try", cache_examples=False)
         with gr.Column(scale=6, min_width=320):
-            gallery = gr.Gallery(
-                label="Results",
-                format="png",
-                type="pil",
-                columns=2,
-                height=460,
-                object_fit="contain",
-                preview=True,
-                elem_id="txt2img-gallery",
-            )
+            gallery = result_gallery("Results", "txt2img-gallery", columns=2, height=460, preview=True)
             status, used_seed, parameters = run_details("txt2img")
 
     def generate(
@@ -266,6 +257,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
         show_progress="full",
         show_progress_on=[gallery],
     )
+    reveal_when_done(generate_event, used_seed)
     stop_btn.click(stop_generation, inputs=None, outputs=[status], queue=False, api_visibility="private")
     reuse_btn.click(
         lambda s: s if s is not None else gr.skip(),

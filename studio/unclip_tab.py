@@ -36,7 +36,7 @@ from pipelines.unclip import (
     variations,
 )
 
-from .components import result_image
+from .components import result_gallery, result_image, reveal_when_done, used_seed_box
 from .errors import explain_unreadable_inputs, to_gradio_error
 from .sessions import StopFlags
 from .worker import generation_events, session_stop_flag, warn_unknown_words
@@ -169,13 +169,9 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                     "var", VAR, "Seed (-1 = random; image i uses seed + i)", "Make variations"
                 )
             with gr.Column(scale=5, min_width=300):
-                var_gallery = gr.Gallery(
-                    label="Variations", columns=4, height=300, format="png", elem_id="unclip-var-gallery"
-                )
+                var_gallery = result_gallery("Variations", "unclip-var-gallery", columns=4, height=300)
                 var_status = gr.Markdown("", elem_id="unclip-var-status")
-                var_used_seed = gr.Number(
-                    label="Seed used", precision=0, interactive=False, elem_id="unclip-var-used-seed"
-                )
+                var_used_seed = used_seed_box("unclip-var-used-seed")
 
     def make_variations(
         image,
@@ -222,7 +218,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
 
     var_inputs = [var_image, var_count, var_noise, var_eta, var_seed, var_steps, var_cfg, model]
     explain_unreadable_inputs(var_inputs, make_variations)
-    var_btn.click(
+    variations_event = var_btn.click(
         make_variations,
         inputs=var_inputs,
         outputs=[var_gallery, var_status, var_used_seed],
@@ -231,6 +227,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         concurrency_limit=1,
         show_progress_on=[var_gallery],
     )
+    reveal_when_done(variations_event, var_used_seed)
     var_stop.click(stop_generation, outputs=[var_status], queue=False, api_visibility="private")
 
     def draw_from_caption(
@@ -331,7 +328,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                     label="θ (scrubs the computed strip; no generation)",
                     elem_id="unclip-theta",
                 )
-                strip = gr.Gallery(label="Strip", columns=8, height=140, format="png", elem_id="unclip-strip")
+                strip = result_gallery("Strip", "unclip-strip", columns=8, height=140)
                 gif = gr.File(label="GIF", interactive=False, elem_id="unclip-gif")
                 interp_status = gr.Markdown("", elem_id="unclip-interp-status")
 
@@ -466,9 +463,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                     "diff", DIFF, "Seed (-1 = random)", "Apply text diff"
                 )
             with gr.Column(scale=5, min_width=300):
-                diff_gallery = gr.Gallery(
-                    label="Edit along θ", columns=4, height=300, format="png", elem_id="unclip-diff-gallery"
-                )
+                diff_gallery = result_gallery("Edit along θ", "unclip-diff-gallery", columns=4, height=300)
                 diff_status = gr.Markdown("", elem_id="unclip-diff-status")
 
     def run_text_diff(

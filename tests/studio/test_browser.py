@@ -21,6 +21,13 @@ def page(browser, studio_url):
 
 
 def test_type_prompt_generate_see_progress_and_image(page, tmp_path, studio_manager):
+    # Before any run: no "Seed used" box showing a seed that was never used, and results invite no upload.
+    assert page.locator("#txt2img-used-seed").count() == 0
+    results = {"Guidance lab": "#lab-cells", "Inpainting": "#inpaint-gallery", "unCLIP": "#unclip-var-gallery"}
+    for tab, gallery in {**results, "Text to image": "#txt2img-gallery"}.items():
+        page.get_by_role("tab", name=tab).click()  # inactive tabs are not rendered until clicked
+        page.locator(gallery).wait_for(timeout=10_000)
+        assert "Drop Media" not in page.locator(gallery).inner_text(), f"{tab}'s results offer an upload"
     page.locator("#txt2img-prompt textarea").fill("a red circle on the left")
     page.locator("#txt2img-steps input[type=number]").fill("40")
     page.locator("#txt2img-steps input[type=number]").press("Enter")
