@@ -23,6 +23,7 @@ CSS = """
 }
 #txt2img-status {min-height: 1.5em}
 """
+STYLESHEET = CSS + paint_with_words_tab.CSS + unclip_tab.CSS  # one stylesheet; a tab's <style> block leaves a gap
 
 INTRO = """# Diffusion studio
 Try the ideas behind text-to-image models — classifier-free guidance, samplers, latent diffusion — on real
@@ -75,7 +76,7 @@ def build_app(manager: PipelineManager) -> gr.Blocks:
 
 def launch_options() -> dict:
     """Keyword arguments for `demo.launch()` (Gradio 6 takes theme and css there)."""
-    return {"theme": gr.themes.Soft(), "css": CSS, "max_file_size": MAX_FILE_SIZE}
+    return {"theme": gr.themes.Soft(), "css": STYLESHEET, "max_file_size": MAX_FILE_SIZE}
 
 
 def _models_markdown(manager: PipelineManager) -> str:

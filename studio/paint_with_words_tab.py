@@ -47,9 +47,9 @@ HOW_TO = """**Paint where things go.** ① Write a prompt. ② On the canvas pic
 colour (palette button) and paint a rough region for each thing. ③ In the table, type the words of the prompt that
 belong in each colour. ④ Generate. Brush colours only *label* regions: the table, not the brush, says what appears
 there. Or press **Load example**."""
-CSS = """<style>
+CSS = """
 #pww-result img, #pww-region-map img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated}
-</style>"""
+"""  # joined into the app's stylesheet by studio/app.py
 EXAMPLE_PROMPT = "a red circle above a blue square"
 
 
@@ -159,7 +159,6 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
     default = registry.default(TXT2IMG)
     default_name = default.name if default else None
 
-    gr.HTML(CSS, padding=False)
     with gr.Row(equal_height=False):
         with gr.Column(scale=6, min_width=340):
             gr.Markdown(HOW_TO, elem_id="pww-howto")

@@ -49,12 +49,12 @@ DIFF = TextDiffRequest(image=None, source_caption="", target_caption="")
 INTRO = """**unCLIP** (DALL-E 2) draws an image from its CLIP *image embedding* z_i. Change z_i and the picture
 changes meaning: **variations** keep z_i and draw fresh noise; **interpolation** walks z_i from one image to another
 (slerp); **text diff** turns z_i towards the difference of two captions."""
-CSS = """<style>
+CSS = """
 #unclip-frame img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated}
 #unclip-var-gallery img, #unclip-strip img, #unclip-diff-gallery img {
   object-fit: contain !important; image-rendering: pixelated
 }
-</style>"""
+"""  # joined into the app's stylesheet by studio/app.py
 
 
 def _seed_settings_and_run(prefix: str, defaults, seed_label: str, run_label: str, cfg_info: str | None = None):
@@ -97,7 +97,6 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
     default = manager.registry.default(UNCLIP)
     default_name = default.name if default else None
 
-    gr.HTML(CSS, padding=False)
     gr.Markdown(INTRO, elem_id="unclip-intro")
     model = gr.Dropdown(names, value=default_name, label="unCLIP model", elem_id="unclip-model")
 

@@ -28,6 +28,16 @@ def test_type_prompt_generate_see_progress_and_image(page, tmp_path, studio_mana
         page.get_by_role("tab", name=tab).click()  # inactive tabs are not rendered until clicked
         page.locator(gallery).wait_for(timeout=10_000)
         assert "Drop Media" not in page.locator(gallery).inner_text(), f"{tab}'s results offer an upload"
+    # The tabs' own style rules reach the page through the app's one stylesheet (not a <style> block per tab).
+    rules = page.evaluate(
+        "() => [...document.styleSheets].flatMap(s => { try { return [...s.cssRules].map(r => r.cssText) }"
+        " catch (e) { return [] } }).join('\\n')"
+    )
+    assert "#pww-result img" in rules and "#unclip-frame img" in rules
+    tab_styles = page.locator("#studio-tabs style").evaluate_all(
+        "els => els.filter(e => e.textContent.includes('#unclip-') || e.textContent.includes('#pww-')).length"
+    )
+    assert tab_styles == 0
     page.locator("#txt2img-prompt textarea").fill("a red circle on the left")
     page.locator("#txt2img-steps input[type=number]").fill("40")
     page.locator("#txt2img-steps input[type=number]").press("Enter")
