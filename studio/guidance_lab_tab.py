@@ -22,6 +22,11 @@ from .sessions import StopFlags
 from .worker import in_worker, session_stop_flag, warn_unknown_words
 
 DEFAULTS = GuidanceGridRequest(prompt="")
+SHAPES_EXAMPLES = [  # two-object prompts, where the methods differ most on the bundled model
+    "a red circle above a blue square",
+    "a green triangle to the left of a yellow circle",
+    "a small purple square at the top",
+]
 EXPLAINER = """Every cell starts from **the same noise** (the seed), so the differences you see come from the
 guidance method and its strength alone. Strength is the guidance scale *s* (for CLIP guidance: the CLIP
 gradient scale). Under each cell: seconds, CLIP score (how well the image matches the prompt, by CLIP)
@@ -64,6 +69,8 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
             prompt = gr.Textbox(
                 label="Prompt", lines=2, placeholder="e.g. a red circle above a blue square", elem_id="lab-prompt"
             )
+            if default and default.vocabulary == "shapes":
+                gr.Examples(SHAPES_EXAMPLES, inputs=[prompt], label="Try", cache_examples=False)
             negative = gr.Textbox(
                 value="", label="Negative prompt (used by the 'negative prompt' row)", lines=1, elem_id="lab-negative"
             )
