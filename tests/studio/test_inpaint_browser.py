@@ -30,6 +30,7 @@ def open_with_upload(page, studio_url: str, upload: Path, size: str, attempts: i
         page.get_by_role("tab", name="Inpainting").click()  # inactive tabs are not rendered until clicked
         editor = page.locator("#inpaint-editor")
         editor.wait_for(timeout=30_000)
+        editor.locator("canvas").first.wait_for(timeout=30_000)  # an upload before the canvas exists can be lost
         editor.locator("input[type=file]").first.set_input_files(str(upload))
         status = page.locator("#inpaint-status")
         for _ in range(wait_s):
