@@ -57,19 +57,16 @@ the two objects on the right axis and in either order.
 decided (`--seed 2 --two-object-fraction 0.9 --layout-focus 0.6`, 27 wall minutes): relation 0.60, two-object 0.51.
 (5) 2,400 steps with 80 % two-object scenes and half the timesteps from t >= 600 (`--seed 3 --two-object-fraction
 0.8 --layout-focus 0.5`, 63 wall minutes): relation 0.87, two-object 0.72.
-{last_stage}
-As released: one object colour {colour}, shape {shape}, place {place}; two objects right {two_all}
-(relation {relation}, right number of objects {count}, colours {two_colour}, shapes {two_shape}): a wrong number
-of objects, and two-object colours and shapes, are the commonest misses. Its 9-channel inpainting sibling
-`shapes-sd-inpaint` was fine-tuned from stage (2) and keeps its schedule."""
-
-LAST_STAGE = """(6) 800 steps with 80 % two-object scenes and 30 % of the timesteps from t >= 600 (`--seed 4
+(6) 800 steps with 80 % two-object scenes and 30 % of the timesteps from t >= 600 (`--seed 4
 --two-object-fraction 0.8 --layout-focus 0.3`, 21 wall minutes): two-object 0.74, not released alone (inpainting
 method (a) on it fell to 85 % in-mask over the bench's 120 cases, from 92 %).
 (7) 1,200 steps with 70 % two-object scenes, layout focus 0.3 (`--seed 5 --two-object-fraction 0.7 --layout-focus
 0.3`, 31 wall minutes sharing the CPU with another run; the facts above): two-object 0.83, inpainting (a) back at
-93 % over the 120 cases."""
-
+93 % over the 120 cases.
+As released: one object colour {colour}, shape {shape}, place {place}; two objects right {two_all}
+(relation {relation}, right number of objects {count}, colours {two_colour}, shapes {two_shape}): a wrong number
+of objects, and two-object colours and shapes, are the commonest misses. Its 9-channel inpainting sibling
+`shapes-sd-inpaint` was fine-tuned from stage (2) and keeps its schedule."""
 
 INPAINT_LIMITS = """## Limits (as released)
 Fine-tuned from the stage-2 (zero-terminal-SNR, v-prediction) `shapes-sd` UNet at 4,203 steps, whose schedule it
@@ -158,7 +155,6 @@ def write_cards(assets: Path, results: dict) -> None:
                 sd / "unet" / "training.json",
                 scores,
                 SD_LIMITS.format(
-                    last_stage=LAST_STAGE,
                     colour=t2i.get("one/colour", "n/a"),
                     shape=t2i.get("one/shape", "n/a"),
                     place=t2i.get("one/position", "n/a"),
