@@ -8,6 +8,10 @@
   object and are not thread-safe.
 - Memory budget: least recently used models are evicted to fit; on CUDA a model larger than the budget
   is offloaded (model → group → sequential offload, chosen by budget) instead.
+- Side models (CLIP scorers, the unCLIP prior's parts) are held by the manager too (`side_model`): they count
+  against the budget, show in `report()` and go with `unload()` and the out-of-memory path.
+- Offline is decided once (`offline`): `ManagerConfig.offline`, `HF_HUB_OFFLINE`, else one short probe of the Hub;
+  offline, Hub files load from the local cache only, so a missing one fails at once instead of after retries.
 - One lock per manager (= per device): generations and loads are serialised; `run()` also turns CUDA
   out-of-memory into freed memory plus a friendly error, and the server keeps serving.
 """
@@ -18,6 +22,7 @@ import copy
 import gc
 import json
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -43,6 +48,11 @@ from .samplers import Sampler
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# Decoders that draw from a CLIP image embedding -> the pipeline that runs them with their prior from a caption.
+_WITH_PRIOR = {
+    "KandinskyV22Pipeline": "KandinskyV22CombinedPipeline",
+    "KandinskyV22InpaintPipeline": "KandinskyV22InpaintCombinedPipeline",
+}
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
 OFFLOAD_MODES = ("auto", "none", "model", "group", "sequential")
 
@@ -57,7 +67,7 @@ class ManagerConfig:
     dtype: str | None = None  # "fp32", "fp16", "bf16"; None = fp16 on accelerators, fp32 on CPU
     memory_budget: int | None = None  # bytes for loaded models; None = 80 % of free device memory at first load
     offload: str = "auto"  # CUDA only: "auto" (by budget), "none", "model", "group", "sequential"
-    offline: bool = False  # never contact the Hub: Hub models load only from the local cache
+    offline: bool = False  # never contact the Hub: Hub models (and a Hub CLIP) load only from the local cache
     include_hub: bool = True  # list the Hub presets in the registry
 
 
@@ -70,7 +80,8 @@ class LoadedModel:
     dtype: str
     size_mb: float
     offload: str  # "none", "model", "group" or "sequential"
-    pipelines: tuple[str, ...]  # tasks whose pipelines are built (they share the weights)
+    pipelines: tuple[str, ...]  # tasks whose pipelines are built (they share the weights); a side model's use
+    kind: str = "model"  # "model" (a diffusion model's pipelines) or "side" (a CLIP scorer, an unCLIP prior...)
 
 
 @dataclass
@@ -80,6 +91,18 @@ class _Family:
     size_bytes: int
     offload: str
     loaded_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Side:
+    """A model loaded beside the diffusion pipelines (a CLIP scorer, a prior's parts), held by the manager."""
+
+    label: str  # shown in `report()`
+    use: str  # what it is for, e.g. "CLIP scores and guidance"
+    value: Any
+    size_bytes: int
+    owner: str | None  # the model whose unloading also drops it; None = only `unload()` of everything
+    dtype: str
 
 
 class PipelineManager:
@@ -97,9 +120,25 @@ class PipelineManager:
         self._budget = self.config.memory_budget
         self._families: OrderedDict[str, _Family] = OrderedDict()  # least recently used first
         self._lock = threading.RLock()  # one device: loads and generations run one at a time
-        self._clips: dict[str, Any] = {}  # CLIP folder/repo -> ClipScorer, or None when it cannot load
+        self._side: OrderedDict[Any, _Side] = OrderedDict()  # key -> side model, least recently used first
+        self._clip_unavailable: dict[str, str] = {}  # CLIP folder/repo -> why it cannot load here (not retried)
+        self._offline: bool | None = True if self.config.offline or _env_offline() else None
 
     # ----------------------------------------------------------------- public API
+    @property
+    def offline(self) -> bool:
+        """Whether the Hugging Face Hub is out of reach, decided once: `ManagerConfig.offline` or `HF_HUB_OFFLINE`,
+        else one short probe, made the first time something would come from the Hub."""
+        if self._offline is None:
+            started = time.perf_counter()
+            self._offline = not hub_reachable()
+            logger.info(
+                "the Hugging Face Hub is %s (probed in %.2f s)",
+                "out of reach: Hub files load from the local cache only" if self._offline else "reachable",
+                time.perf_counter() - started,
+            )
+        return self._offline
+
     @property
     def memory_budget(self) -> int:
         """Bytes the loaded models may use (resolved from free memory on first use when not configured)."""
@@ -146,6 +185,15 @@ class PipelineManager:
         else:
             scheduler = Sampler.from_label(sampler).make_scheduler(base_config)
         clone.scheduler = scheduler  # DiffusionPipeline.__setattr__ updates only the clone's config
+        # Combined pipelines (Kandinsky 2.2 prior + decoder) run sub-pipelines: give the clone its own of those too.
+        for attr in ("prior_pipe", "decoder_pipe"):
+            sub = shared.__dict__.get(attr)
+            if sub is not None:
+                sub = copy.copy(sub)
+                sub.scheduler = (
+                    scheduler if attr == "decoder_pipe" else type(sub.scheduler).from_config(sub.scheduler.config)
+                )
+                clone.__dict__[attr] = sub
         return clone
 
     def run(self, fn: Callable[..., T], *args, **kwargs) -> T:
@@ -167,20 +215,53 @@ class PipelineManager:
 
     def clip_scorer(self, entry: ModelEntry):
         """The `ClipScorer` of `entry`'s family (CLIP guidance, CLIP scores), or None when it cannot load here
-        (e.g. a Hub CLIP on an offline machine); loaded once, on first use."""
+        (e.g. a Hub CLIP not in the cache of an offline machine: known at once, and not retried); loaded on first
+        use, held as a side model (in the budget and `report()`, dropped by `unload()`)."""
         if not entry.clip:
             return None
         with self._lock:
-            if entry.clip not in self._clips:
-                from .clip_score import ClipScorer
+            if entry.clip in self._clip_unavailable:
+                return None
+            from .clip_score import ClipScorer
 
-                try:
-                    local = self.config.offline or Path(entry.clip).is_dir()
-                    self._clips[entry.clip] = ClipScorer(entry.clip, device=str(self.device), local_files_only=local)
-                except OSError as e:
-                    logger.warning("CLIP %s is not available: %s", entry.clip, e)
-                    self._clips[entry.clip] = None
-            return self._clips[entry.clip]
+            def load():
+                local = Path(entry.clip).is_dir() or self.offline
+                return ClipScorer(entry.clip, device=str(self.device), local_files_only=local)
+
+            label = f"CLIP {Path(entry.clip).name if Path(entry.clip).is_dir() else entry.clip}"
+            try:
+                return self.side_model(("clip", entry.clip), load, label=label, use="CLIP scores and guidance")
+            except OSError as e:
+                logger.warning("CLIP %s is not available: %s", entry.clip, e)
+                self._clip_unavailable[entry.clip] = str(e)
+                return None
+
+    def side_model(self, key: Any, load: Callable[[], T], *, label: str, use: str, owner: str | None = None) -> T:
+        """A model used beside the diffusion pipelines (a CLIP scorer, an unCLIP prior's parts), loaded once by
+        `load()` and held here: it counts against the memory budget, shows in `report()` and is dropped by
+        `unload()` (of everything, or of `owner`) and by the out-of-memory path.
+
+        Args:
+            key: identifies it (hashable), e.g. ("unclip-prior", folder).
+            load: returns the model: an `nn.Module`, an object with `.model`, or a tuple/list/dict of those.
+            label: its line in `report()`.
+            use: what it is for, shown beside it.
+            owner: the model name whose unloading also drops it.
+        """
+        with self._lock:
+            side = self._side.get(key)
+            if side is None:
+                started = time.perf_counter()
+                value = load()
+                modules = _side_modules(value)
+                size = _modules_bytes(modules)
+                dtype = next((p.dtype for m in modules for p in m.parameters()), self.dtype)
+                side = _Side(label, use, value, size, owner, devices.dtype_name(dtype))
+                self._side[key] = side
+                logger.info("loaded %s in %.1f s: %.1f MB", label, time.perf_counter() - started, size / 2**20)
+                self._make_room(0, keep=key)
+            self._side.move_to_end(key)
+            return side.value
 
     def report(self) -> list[LoadedModel]:
         """What is loaded, least recently used first."""
@@ -195,13 +276,24 @@ class PipelineManager:
                     pipelines=tuple(f.pipes),
                 )
                 for name, f in self._families.items()
+            ] + [
+                LoadedModel(
+                    name=s.label,
+                    device=str(self.device),
+                    dtype=s.dtype,
+                    size_mb=round(s.size_bytes / 2**20, 1),
+                    offload="none",
+                    pipelines=(s.use,),
+                    kind="side",
+                )
+                for s in self._side.values()
             ]
 
     def is_loaded(self, name: str) -> bool:
         return name in self._families
 
     def unload(self, name: str | None = None) -> None:
-        """Unloads one model (or all with None) and frees its memory."""
+        """Unloads one model and its side models (or, with None, every model and side model) and frees the memory."""
         with self._lock:
             names = [name] if name is not None else list(self._families)
             for n in names:
@@ -212,7 +304,13 @@ class PipelineManager:
                         if hasattr(pipe, "remove_all_hooks"):
                             pipe.remove_all_hooks()
                 family = None  # drop the last reference before collecting
+            for key in [k for k, s in self._side.items() if name is None or s.owner == name]:
+                self._drop_side(key)
             _free_device_memory(self.device)
+
+    def _drop_side(self, key: Any) -> None:
+        side = self._side.pop(key)
+        logger.info("unloading %s (%.1f MB)", side.label, side.size_bytes / 2**20)
 
     # ----------------------------------------------------------------- loading
     def _load(self, entry: ModelEntry) -> _Family:
@@ -224,7 +322,7 @@ class PipelineManager:
         kwargs: dict[str, Any] = {
             "dtype": self.dtype,
             "use_safetensors": True,
-            "local_files_only": entry.is_local or self.config.offline,
+            "local_files_only": entry.is_local or self.offline,
         }
         if entry.variant and self.dtype == torch.float16:
             kwargs["variant"] = entry.variant
@@ -237,6 +335,8 @@ class PipelineManager:
             raise self._explain_load_error(entry, e) from e
         except Exception as e:  # safetensors/json errors that slipped past the folder check
             raise ModelLoadError(f"could not load model {entry.name!r} from {entry.source}: {e}") from e
+        if type(pipe).__name__ in _WITH_PRIOR:
+            pipe = self._with_prior(entry, pipe, kwargs)
         if hasattr(pipe, "set_progress_bar_config"):
             pipe.set_progress_bar_config(disable=True)
         size = _pipeline_bytes(pipe)
@@ -255,6 +355,38 @@ class PipelineManager:
         if offload == "none":
             self._make_room(0, keep=entry.name)
         return family
+
+    def extra_entry(self, entry: ModelEntry, key: str) -> ModelEntry | None:
+        """The model `entry` names in its `extras[key]` (e.g. "refiner", "prior", "stage_2"): a registry entry when
+        the value is a model name, else an unlisted entry for the folder or Hub repo; None when there is none."""
+        value = entry.extras.get(key)
+        if not value:
+            return None
+        if value in self.registry.names():
+            return self.registry.get(value)
+        kind = "local" if Path(value).is_dir() else "hub"
+        return ModelEntry(name=f"{entry.name} {key}", source=value, kind=kind, family=key, tasks=())
+
+    def _with_prior(self, entry: ModelEntry, decoder, kwargs: dict[str, Any]):
+        """A Kandinsky 2.2 decoder with its prior (`extras["prior"]`) as one combined pipeline (`_WITH_PRIOR`)."""
+        import diffusers
+
+        prior_entry = self.extra_entry(entry, "prior")
+        if prior_entry is None:
+            raise UnsupportedTaskError(
+                f"model {entry.name!r} is a Kandinsky 2.2 decoder, which draws from a CLIP image embedding only: "
+                'name its prior in the config (`extras = { prior = "..." }`)'
+            )
+        if prior_entry.is_local:
+            _check_folder(prior_entry)
+        try:
+            prior = diffusers.KandinskyV22PriorPipeline.from_pretrained(
+                prior_entry.source, **{**kwargs, "local_files_only": prior_entry.is_local or self.offline}
+            )
+        except OSError as e:
+            raise self._explain_load_error(prior_entry, e) from e
+        parts = {f"prior_{name}": component for name, component in prior.components.items()}
+        return getattr(diffusers, _WITH_PRIOR[type(decoder).__name__])(**decoder.components, **parts)
 
     def _explain_load_error(self, entry: ModelEntry, e: OSError) -> Exception:
         text = str(e)
@@ -304,16 +436,23 @@ class PipelineManager:
             pipe.enable_sequential_cpu_offload(device=self.device)
         return mode
 
-    def _make_room(self, needed: int, keep: str | None = None) -> None:
-        """Evicts least recently used models until the resident ones plus `needed` bytes fit the budget."""
+    def _make_room(self, needed: int, keep: Any = None) -> None:
+        """Evicts least recently used models, then side models, until the resident ones plus `needed` bytes fit
+        the budget; `keep` (a model name or a side model's key) stays."""
         budget = self.memory_budget
         while True:
             resident = sum(f.size_bytes for f in self._families.values() if f.offload == "none")
-            victims = [n for n, f in self._families.items() if n != keep]
-            if resident + needed <= budget or not victims:
+            resident += sum(s.size_bytes for s in self._side.values())
+            victims = [n for n in self._families if n != keep]
+            sides = [k for k in self._side if k != keep]
+            if resident + needed <= budget or not (victims or sides):
                 return
-            logger.info("memory budget %.0f MB exceeded: evicting %s", budget / 2**20, victims[0])
-            self.unload(victims[0])
+            if victims:
+                logger.info("memory budget %.0f MB exceeded: evicting %s", budget / 2**20, victims[0])
+                self.unload(victims[0])
+            else:
+                logger.info("memory budget %.0f MB exceeded: evicting %s", budget / 2**20, self._side[sides[0]].label)
+                self._drop_side(sides[0])
 
     def _sibling(self, family: _Family, task: str):
         """A pipeline for `task` built from the family's loaded components (no new weights)."""
@@ -402,8 +541,45 @@ def _module_bytes(module: torch.nn.Module, seen: set[int]) -> int:
 
 
 def _pipeline_bytes(pipe) -> int:
+    return _modules_bytes(_modules(pipe))
+
+
+def _modules_bytes(modules: list[torch.nn.Module]) -> int:
     seen: set[int] = set()
-    return sum(_module_bytes(m, seen) for m in _modules(pipe))
+    return sum(_module_bytes(m, seen) for m in modules)
+
+
+def _side_modules(value: Any) -> list[torch.nn.Module]:
+    """The torch modules in a side model: a module, an object with `.model` (ClipScorer), or containers of those."""
+    if isinstance(value, torch.nn.Module):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [m for v in value for m in _side_modules(v)]
+    inner = getattr(value, "model", None)
+    return [inner] if isinstance(inner, torch.nn.Module) else []
+
+
+def _env_offline() -> bool:
+    """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) set to a true value."""
+    return any(
+        os.environ.get(v, "").strip().upper() in ("1", "ON", "YES", "TRUE")
+        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether the Hugging Face Hub endpoint answers within `timeout` seconds (any HTTP answer counts)."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    try:
+        get_session().head(constants.ENDPOINT, timeout=timeout)
+    except Exception as e:  # httpx connect/timeout errors, DNS failure, proxy refusal
+        logger.debug("Hub probe failed: %s", e)
+        return False
+    return True
 
 
 def _largest_component_bytes(pipe) -> int:

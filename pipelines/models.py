@@ -10,8 +10,13 @@ Config file format (TOML; JSON has the same keys)::
     [[models]]
     name = "My SD 1.5"           # shown in the model picker
     path = "/data/sd15"          # a diffusers folder (model_index.json + safetensors)
-    family = "sd"                # optional: sd, sdxl, kandinsky22, sd-unclip, if, sd-inpaint
+    family = "sd"                # optional: sd, sdxl, sdxl-refiner, sd-inpaint, kandinsky22, sd-unclip, if
     native_size = 512            # optional, read from the folder when absent
+    extras = { refiner = "My SDXL refiner" }  # optional: other models this one works with, by name or path
+
+`extras` keys: `refiner` (SDXL base: the late expert), `prior` (Kandinsky 2.2 decoder: its prior, without which
+it cannot draw from a caption), `stage_2` (DeepFloyd IF: the super-resolution stage). Values are model names from
+the registry, or folders (relative to the config file) / Hub repo ids.
 """
 
 from __future__ import annotations
@@ -31,16 +36,25 @@ DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models
 # Tasks a model can serve; a tab asks the registry for the models that can do its task.
 TXT2IMG, IMG2IMG, INPAINT, UNCLIP = "txt2img", "img2img", "inpaint", "unclip"
 
-# Pipeline class (from model_index.json) -> family and tasks it serves.
+# Pipeline class (from model_index.json) -> family and the tasks diffusers' pipelines serve for it (the first is
+# the class itself; the others are built from its components with the AutoPipeline classes' `from_pipe`).
 _FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "StableDiffusionPipeline": ("sd", (TXT2IMG, IMG2IMG, INPAINT)),
+    "StableDiffusionPipeline": ("sd", (TXT2IMG, IMG2IMG, INPAINT)),  # SD 1.x and 2.x
     "StableDiffusionXLPipeline": ("sdxl", (TXT2IMG, IMG2IMG, INPAINT)),
-    "StableDiffusionXLImg2ImgPipeline": ("sdxl-refiner", (IMG2IMG,)),
-    "StableDiffusionInpaintPipeline": ("sd-inpaint", (INPAINT,)),
+    "StableDiffusionXLImg2ImgPipeline": ("sdxl-refiner", (IMG2IMG,)),  # no first text encoder: not a txt2img model
+    "StableDiffusionInpaintPipeline": ("sd-inpaint", (INPAINT,)),  # 9-channel UNet: inpainting only
     "StableUnCLIPImg2ImgPipeline": ("sd-unclip", (UNCLIP,)),
-    "KandinskyV22Pipeline": ("kandinsky22", (TXT2IMG, IMG2IMG, INPAINT)),
-    "IFPipeline": ("if", (TXT2IMG,)),
+    # A decoder draws from a CLIP image embedding only: its tasks need its prior (extras "prior"), else none.
+    # Kandinsky 2.2 inpaints with its own 9-channel decoder (kandinsky-2-2-decoder-inpaint), not the plain one.
+    "KandinskyV22Pipeline": ("kandinsky22", (TXT2IMG, IMG2IMG)),
+    "KandinskyV22CombinedPipeline": ("kandinsky22", (TXT2IMG, IMG2IMG)),
+    "KandinskyV22InpaintPipeline": ("kandinsky22-inpaint", (INPAINT,)),
+    "KandinskyV22InpaintCombinedPipeline": ("kandinsky22-inpaint", (INPAINT,)),
+    "KandinskyV22PriorPipeline": ("kandinsky22-prior", ()),  # a part of a Kandinsky 2.2 model, not one itself
+    "IFPipeline": ("if", (TXT2IMG, IMG2IMG, INPAINT)),  # stage I (64x64 on the Hub); IF's own img2img/inpainting
+    "IFSuperResolutionPipeline": ("if-stage2", ()),  # the upscaler of an IF cascade (extras "stage_2")
 }
+NEEDS_EXTRA = {"kandinsky22": "prior", "kandinsky22-inpaint": "prior"}  # family -> the extra it cannot do without
 
 
 HUB_CLIP = "openai/clip-vit-base-patch32"
@@ -127,6 +141,7 @@ HUB_PRESETS: tuple[ModelEntry, ...] = (
         "hub",
         "kandinsky22",
         native_size=768,
+        tasks=(TXT2IMG, IMG2IMG),
         loader="AutoPipelineForText2Image",
         extras={"prior": "kandinsky-community/kandinsky-2-2-prior"},
         description="unCLIP-style: a prior maps text to a CLIP image embedding, a decoder draws it",
@@ -146,7 +161,7 @@ HUB_PRESETS: tuple[ModelEntry, ...] = (
         "DeepFloyd/IF-I-XL-v1.0",
         "hub",
         "if",
-        tasks=(TXT2IMG,),
+        tasks=(TXT2IMG, IMG2IMG, INPAINT),
         native_size=64,
         size_multiple=8,
         max_pixels=64 * 64,
@@ -163,6 +178,7 @@ def entry_from_folder(folder: Path, name: str, kind: str, **overrides) -> ModelE
     class_name = index.get("_class_name", "DiffusionPipeline")
     family, tasks = _FAMILIES.get(class_name, ("other", (TXT2IMG,)))
     native, multiple = _native_size(folder)
+    extras = overrides.pop("extras", None) or {}
     vocabulary = "shapes" if kind == "bundled" and name.startswith("shapes") else None
     bundled_clip = folder.parent / BUNDLED_CLIP
     fields = dict(
@@ -179,16 +195,24 @@ def entry_from_folder(folder: Path, name: str, kind: str, **overrides) -> ModelE
     fields.update({k: v for k, v in overrides.items() if v is not None})
     if isinstance(fields.get("tasks"), list):
         fields["tasks"] = tuple(fields["tasks"])
-    return ModelEntry(name=name, source=str(folder), kind=kind, **fields)
+    needed = NEEDS_EXTRA.get(fields["family"])
+    if needed and needed not in extras and "Combined" not in class_name:
+        logger.warning("%s needs its %s (`extras = { %s = ... }` in the config); not offered", name, needed, needed)
+        fields["tasks"] = ()
+        fields["description"] = f"{class_name}: needs its {needed} (extras)"
+    return ModelEntry(name=name, source=str(folder), kind=kind, extras=dict(extras), **fields)
 
 
 def _native_size(folder: Path) -> tuple[int, int]:
-    """(native image size, VAE downsampling factor) from the UNet and VAE configs; (512, 8) when unknown."""
+    """(native image size, latent downsampling factor) from the UNet and autoencoder (VAE, or Kandinsky's MoVQ)
+    configs: factor 1 for pixel-space models (DeepFloyd IF: no autoencoder); (512, 8) when unknown."""
+    index = json.loads((folder / "model_index.json").read_text())
+    autoencoder = next((name for name in ("vae", "movq") if name in index), None)
     try:
-        vae = json.loads((folder / "vae" / "config.json").read_text())
+        vae = json.loads((folder / (autoencoder or "vae") / "config.json").read_text())
         factor = 2 ** (len(vae.get("block_out_channels", [0, 0, 0, 0])) - 1)
     except (OSError, ValueError):
-        factor = 8
+        factor = 8 if autoencoder or "unet" not in index else 1
     try:
         unet = json.loads((folder / "unet" / "config.json").read_text())
         sample = unet.get("sample_size")
@@ -265,6 +289,7 @@ def config_entries(config_path: Path) -> list[ModelEntry]:
     text = config_path.read_text()
     data = tomllib.loads(text) if config_path.suffix == ".toml" else json.loads(text)
     entries = []
+    names = {item.get("name", Path(str(item.get("path", ""))).name) for item in data.get("models", [])}
     for i, item in enumerate(data.get("models", [])):
         if "path" not in item:
             raise ValueError(f"{config_path}: model #{i + 1} needs a `path`, got keys {sorted(item)}")
@@ -274,6 +299,10 @@ def config_entries(config_path: Path) -> list[ModelEntry]:
         name = item.get("name", folder.name)
         keys = ("family", "native_size", "max_pixels", "supports_lcm", "tasks", "loader")
         overrides = {k: item.get(k) for k in keys}
+        extras = item.get("extras", {})
+        if not isinstance(extras, dict) or not all(isinstance(v, str) for v in extras.values()):
+            raise ValueError(f"{config_path}: model {name!r}: `extras` must be a table of texts, got {extras!r}")
+        overrides["extras"] = {k: v if v in names else _resolve_extra(v, config_path) for k, v in extras.items()}
         if (folder / "model_index.json").is_file():
             entries.append(entry_from_folder(folder, name, "local", **overrides))
         else:
@@ -287,3 +316,11 @@ def config_entries(config_path: Path) -> list[ModelEntry]:
                 )
             )
     return entries
+
+
+def _resolve_extra(value: str, config_path: Path) -> str:
+    """A config `extras` value that is not a model name: a relative folder becomes absolute (next to the config)."""
+    candidate = Path(value).expanduser()
+    if not candidate.is_absolute() and (config_path.parent / candidate / "model_index.json").is_file():
+        return str((config_path.parent / candidate).resolve())
+    return value
