@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ from pipelines.errors import (
     UnsafeCheckpointError,
 )
 from pipelines.manager import ManagerConfig, PipelineManager
-from pipelines.models import IMG2IMG, INPAINT, TXT2IMG, ModelRegistry
+from pipelines.models import BUNDLED_CLIP, DEFAULT_MODELS_DIR, HUB_CLIP, IMG2IMG, INPAINT, TXT2IMG, ModelRegistry
 from pipelines.text_to_image import TextToImageRequest, text_to_image
 
 
@@ -176,3 +178,124 @@ def test_two_concurrent_requests_each_get_their_own_image(shared_manager):
     for i in range(2):
         np.testing.assert_array_equal(got[i], expected[i])
     assert not np.array_equal(expected[0], expected[1])
+
+
+# --------------------------------------------------------------------- offline, decided once
+def test_a_hub_clip_is_dropped_at_once_when_the_hub_is_out_of_reach(models_dir, monkeypatch):
+    """No --offline, no HF_HUB_OFFLINE, no network: one short probe, then the Hub CLIP is looked up in the local
+    cache only (it used to wait ~23 s through transformers' retries before CLIP scores were dropped)."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    if isinstance(huggingface_hub.try_to_load_from_cache(HUB_CLIP, "config.json"), str):
+        pytest.skip(f"{HUB_CLIP} is in this machine's Hugging Face cache")
+    for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: an offline machine
+    manager = PipelineManager(ManagerConfig(models_dir=models_dir, device="cpu"))
+    entry = manager.entry("tiny-sd")
+    assert entry.clip == HUB_CLIP
+    started = time.perf_counter()
+    assert manager.clip_scorer(entry) is None
+    assert time.perf_counter() - started < 3
+    assert manager.offline
+    started = time.perf_counter()
+    assert manager.clip_scorer(entry) is None  # known, not retried
+    assert time.perf_counter() - started < 0.1
+
+
+@pytest.mark.parametrize("how", ["config", "env"])
+def test_offline_by_flag_or_environment_needs_no_probe(models_dir, monkeypatch, how):
+    monkeypatch.setattr("pipelines.manager.hub_reachable", lambda *a, **k: pytest.fail("the Hub was probed"))
+    if how == "env":
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    manager = PipelineManager(ManagerConfig(models_dir=models_dir, device="cpu", offline=how == "config"))
+    assert manager.offline
+
+
+def test_a_reachable_hub_is_probed_once(models_dir, monkeypatch):
+    calls = []
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("pipelines.manager.hub_reachable", lambda *a, **k: calls.append(1) or True)
+    manager = PipelineManager(ManagerConfig(models_dir=models_dir, device="cpu"))
+    assert calls == []  # nothing at start: a Space's first request must not wait for a probe it does not need
+    assert not manager.offline and not manager.offline
+    assert calls == [1]
+
+
+# --------------------------------------------------------------------- side models: CLIP scorers, priors
+@pytest.fixture()
+def clip_entry(manager):
+    """The tiny model with the bundled (local) shapes CLIP as its CLIP."""
+    return dataclasses.replace(manager.entry("tiny-sd"), clip=str(DEFAULT_MODELS_DIR / BUNDLED_CLIP))
+
+
+def test_a_loaded_clip_scorer_shows_in_the_report(manager, clip_entry):
+    scorer = manager.clip_scorer(clip_entry)
+    assert scorer is not None and manager.clip_scorer(clip_entry) is scorer  # loaded once
+    (row,) = manager.report()
+    assert row.kind == "side" and row.name == f"CLIP {BUNDLED_CLIP}" and row.pipelines == ("CLIP scores and guidance",)
+    assert row.device == "cpu" and row.dtype == "fp32" and 1 < row.size_mb < 10
+
+
+def test_unload_all_also_unloads_the_clip_scorers(manager, clip_entry):
+    manager.pipeline("tiny-sd")
+    scorer = manager.clip_scorer(clip_entry)
+    assert len(manager.report()) == 2
+    manager.unload()
+    assert manager.report() == []
+    assert manager.clip_scorer(clip_entry) is not scorer  # loads again when asked
+
+
+def test_out_of_memory_also_unloads_the_side_models(manager, clip_entry):
+    manager.pipeline("tiny-sd")
+    manager.clip_scorer(clip_entry)
+    manager.side_model("prior", lambda: torch.nn.Linear(8, 8), label="a prior", use="caption -> z_i")
+
+    def explode():
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    with pytest.raises(OutOfMemoryError):
+        manager.run(explode)
+    assert manager.report() == []
+
+
+def test_side_models_count_against_the_memory_budget(tiny_folder, models_dir):
+    model_bytes = sum(p.stat().st_size for p in tiny_folder.rglob("*.safetensors"))
+    manager = PipelineManager(
+        ManagerConfig(models_dir=models_dir, device="cpu", offline=True, memory_budget=model_bytes + 2**20)
+    )
+    manager.pipeline("tiny-sd")
+    manager.side_model("big", lambda: torch.nn.Linear(1024, 1024), label="big side model", use="test")  # 4 MB
+    assert [m.name for m in manager.report()] == ["big side model"]  # the least recently used model made room
+    manager.pipeline("tiny-sd")
+    assert [m.name for m in manager.report()] == ["tiny-sd"]  # and the other way round
+
+
+def test_unloading_a_model_drops_the_side_models_it_owns(manager):
+    manager.pipeline("tiny-sd")
+    manager.side_model("mine", lambda: torch.nn.Linear(8, 8), label="mine", use="test", owner="tiny-sd")
+    manager.side_model("shared", lambda: torch.nn.Linear(8, 8), label="shared", use="test")
+    manager.unload("tiny-sd")
+    assert [m.name for m in manager.report()] == ["shared"]
+
+
+@pytest.mark.xfail(
+    reason="pipelines/unclip/caption.py still caches the prior in a module lru_cache; it needs manager.side_model",
+    strict=False,
+)
+def test_unload_all_also_unloads_the_unclip_prior(tmp_path):
+    """Caption -> image keeps the prior's parts loaded; "Unload all" (and the OOM path) must free them too."""
+    from pipelines.testing import build_tiny_unclip_folder
+    from pipelines.unclip import CaptionRequest, caption_to_image
+
+    build_tiny_unclip_folder(tmp_path / "models" / "tiny-unclip")
+    manager = PipelineManager(ManagerConfig(models_dir=tmp_path / "models", device="cpu", offline=True))
+    result = caption_to_image(manager, CaptionRequest("a red circle", prior_steps=2, steps=2, seed=1))
+    assert result.images[0].size == (64, 64)
+    rows = {m.name: m for m in manager.report()}
+    assert "tiny-unclip" in rows
+    assert any(m.kind == "side" and "prior" in m.name for m in rows.values()), rows
+    manager.unload()
+    assert manager.report() == []

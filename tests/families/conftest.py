@@ -4,15 +4,12 @@ manager that loads them the way the studio loads a user's folders."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach the Hub
-
-from pipelines.manager import ManagerConfig, PipelineManager  # noqa: E402
-from pipelines.testing import build_family_folders  # noqa: E402
+from pipelines.manager import ManagerConfig, PipelineManager
+from pipelines.testing import build_family_folders
 
 
 @pytest.fixture(scope="session")
