@@ -88,7 +88,7 @@ def test_the_smoke_run_prints_every_row_with_finite_positive_numbers(tmp_path):
         measures = [(r["batch"], r["measure"]) for r in mine]
         for mode in OFFLOAD_ORDER:
             assert ("1", f"peak memory, offload={mode}") in measures
-            assert ("1", f"start -> first image, offload={mode}") in measures
+            assert ("1", f"manager start -> first image, offload={mode}") in measures
         assert ("-", "model") in measures
         assert "128x128" in next(r["value"] for r in mine if r["measure"] == "model")
         for batch in ("1", "4"):
