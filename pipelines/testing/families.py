@@ -1,7 +1,10 @@
 """One tiny random-weight folder per model family the registry knows, and a `--config` file listing them.
 
 `build_family_folders(root)` writes every folder under `root` and `root/models.toml`, which the studio's real
-loader reads like a user's config (`PipelineManager(ManagerConfig(models_dir=None, config_path=...))`).
+loader reads like a user's config (`PipelineManager(ManagerConfig(models_dir=None, config_path=...))`). To try them
+all in the browser (random weights: the images are noise, the point is that every tab runs)::
+
+    python -m pipelines.testing.families /tmp/tiny-families && python app.py --config /tmp/tiny-families/models.toml
 """
 
 from __future__ import annotations
@@ -99,3 +102,13 @@ def build_family_folders(root: str | Path, seed: int = 0) -> Path:
     config = root / "models.toml"
     config.write_text("\n".join(lines))
     return config
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Writes one tiny random-weight folder per model family")
+    parser.add_argument("root", type=Path, help="folder to write them in, with a models.toml listing them")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    print(build_family_folders(args.root))
