@@ -10,7 +10,7 @@ Config file format (TOML; JSON has the same keys)::
     [[models]]
     name = "My SD 1.5"           # shown in the model picker
     path = "/data/sd15"          # a diffusers folder (model_index.json + safetensors)
-    family = "sd"                # optional: sd, sdxl, sdxl-refiner, sd-inpaint, kandinsky22, sd-unclip, if
+    family = "sd"                # optional, read from the folder: sd, sdxl, sdxl-refiner, sd-inpaint, ...
     native_size = 512            # optional, read from the folder when absent
     extras = { refiner = "My SDXL refiner" }  # optional: other models this one works with, by name or path
 
@@ -43,6 +43,7 @@ _FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "StableDiffusionXLPipeline": ("sdxl", (TXT2IMG, IMG2IMG, INPAINT)),
     "StableDiffusionXLImg2ImgPipeline": ("sdxl-refiner", (IMG2IMG,)),  # no first text encoder: not a txt2img model
     "StableDiffusionInpaintPipeline": ("sd-inpaint", (INPAINT,)),  # 9-channel UNet: inpainting only
+    "StableDiffusionXLInpaintPipeline": ("sdxl-inpaint", (INPAINT,)),  # SDXL's 9-channel inpainting UNet
     "StableUnCLIPImg2ImgPipeline": ("sd-unclip", (UNCLIP,)),
     # A decoder draws from a CLIP image embedding only: its tasks need its prior (extras "prior"), else none.
     # Kandinsky 2.2 inpaints with its own 9-channel decoder (kandinsky-2-2-decoder-inpaint), not the plain one.

@@ -18,7 +18,7 @@ from .kandinsky import (
     build_tiny_kandinsky22_prior_folder,
 )
 from .sd import build_tiny_sd2_folder, build_tiny_sd_folder, build_tiny_sd_inpaint_folder
-from .sdxl import build_tiny_sdxl_folder, build_tiny_sdxl_refiner_folder
+from .sdxl import build_tiny_sdxl_folder, build_tiny_sdxl_inpaint_folder, build_tiny_sdxl_refiner_folder
 from .unclip import build_tiny_unclip_folder
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "build_tiny_sd_folder",
     "build_tiny_sd_inpaint_folder",
     "build_tiny_sdxl_folder",
+    "build_tiny_sdxl_inpaint_folder",
     "build_tiny_sdxl_refiner_folder",
     "build_tiny_unclip_folder",
 ]

@@ -24,7 +24,7 @@ from .kandinsky import (
     build_tiny_kandinsky22_prior_folder,
 )
 from .sd import build_tiny_sd2_folder, build_tiny_sd_folder, build_tiny_sd_inpaint_folder
-from .sdxl import build_tiny_sdxl_folder, build_tiny_sdxl_refiner_folder
+from .sdxl import build_tiny_sdxl_folder, build_tiny_sdxl_inpaint_folder, build_tiny_sdxl_refiner_folder
 from .unclip import build_tiny_unclip_folder
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,9 @@ TINY_FAMILIES: tuple[TinyFamily, ...] = (
     ),
     TinyFamily(
         "tiny-sdxl-refiner", build_tiny_sdxl_refiner_folder, "StableDiffusionXLImg2ImgPipeline", "sdxl-refiner", 64
+    ),
+    TinyFamily(
+        "tiny-sdxl-inpaint", build_tiny_sdxl_inpaint_folder, "StableDiffusionXLInpaintPipeline", "sdxl-inpaint", 64
     ),
     TinyFamily("tiny-sd-inpaint", build_tiny_sd_inpaint_folder, "StableDiffusionInpaintPipeline", "sd-inpaint", 64),
     TinyFamily(

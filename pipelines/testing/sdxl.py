@@ -80,3 +80,36 @@ def build_tiny_sdxl_refiner_folder(folder: str | Path, seed: int = 0) -> Path:
     )
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+def build_tiny_sdxl_inpaint_folder(folder: str | Path, seed: int = 0) -> Path:
+    """Saves a random-weight SDXL inpainting model (`StableDiffusionXLInpaintPipeline`, as
+    diffusers/stable-diffusion-xl-1.0-inpainting-0.1): the base's layout with a 9-channel UNet."""
+    import torch
+    from diffusers import StableDiffusionXLInpaintPipeline
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    from ..shapes.tokenizer import build_tokenizer
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    tokenizer = build_tokenizer()
+    text_config = tiny_text_config(len(tokenizer))
+    unet = tiny_unet(
+        in_channels=9,  # noisy latents, mask, masked-image latents
+        cross_attention_dim=64,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=TIME_EMBED_DIM,
+        projection_class_embeddings_input_dim=32 + 6 * TIME_EMBED_DIM,
+    )
+    pipe = StableDiffusionXLInpaintPipeline(
+        vae=tiny_vae(),
+        text_encoder=CLIPTextModel(text_config),
+        text_encoder_2=CLIPTextModelWithProjection(text_config),
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=unet,
+        scheduler=_sdxl_scheduler(),
+    )
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder

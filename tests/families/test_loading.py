@@ -22,6 +22,7 @@ EXPECTED_TASKS = {
     "tiny-sd2": ALL,
     "tiny-sdxl": ALL,
     "tiny-sdxl-refiner": (IMG2IMG,),
+    "tiny-sdxl-inpaint": (INPAINT,),
     "tiny-sd-inpaint": (INPAINT,),
     "tiny-kandinsky22-prior": (),
     "tiny-kandinsky22": (TXT2IMG, IMG2IMG),
@@ -42,6 +43,7 @@ EXPECTED_CLASS = {
     ("tiny-sdxl", IMG2IMG): "StableDiffusionXLImg2ImgPipeline",
     ("tiny-sdxl", INPAINT): "StableDiffusionXLInpaintPipeline",
     ("tiny-sdxl-refiner", IMG2IMG): "StableDiffusionXLImg2ImgPipeline",
+    ("tiny-sdxl-inpaint", INPAINT): "StableDiffusionXLInpaintPipeline",
     ("tiny-sd-inpaint", INPAINT): "StableDiffusionInpaintPipeline",
     ("tiny-kandinsky22", TXT2IMG): "KandinskyV22CombinedPipeline",
     ("tiny-kandinsky22", IMG2IMG): "KandinskyV22Img2ImgCombinedPipeline",
@@ -133,6 +135,7 @@ def test_tasks_a_family_cannot_do_are_refused(families_manager):
     refused = (
         ("tiny-sdxl-refiner", TXT2IMG),
         ("tiny-sd-inpaint", TXT2IMG),
+        ("tiny-sdxl-inpaint", TXT2IMG),
         ("tiny-sd-unclip", INPAINT),
         ("tiny-kandinsky22", INPAINT),  # the plain decoder's UNet takes 4 channels; inpainting needs its 9-channel one
     )
