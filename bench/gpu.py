@@ -465,8 +465,9 @@ def _flops(n: float) -> str:
     return f"{n:.3g} "
 
 
-def _native_size(manager, name: str) -> int:
-    return manager.entry(name).native_size
+def _size(manager, name: str, args) -> int:
+    """`--size`, else the model's native size (512 for SD 1.5, 1024 for SDXL, 128 for the smoke models)."""
+    return args.size or manager.entry(name).native_size
 
 
 def _make_manager(config_path: Path, args, offload: str):
@@ -529,7 +530,7 @@ def bench_offload_modes(out: ModelResult, name: str, config_path: Path, args):
                 name,
                 batch=args.offload_batch,
                 steps=args.offload_steps,
-                size=_native_size(candidate, name),
+                size=_size(candidate, name, args),
                 sampler=args.sampler,
                 attention=contextlib.nullcontext,
             )
@@ -600,7 +601,7 @@ def bench_speed(out: ModelResult, family: str, folder: Path, name: str, manager,
     from pipelines.samplers import Sampler
 
     shared = manager.pipeline(name)
-    size = _native_size(manager, name)
+    size = _size(manager, name, args)
     line = _report_line(manager, name)
     unet_params = sum(p.numel() for p in shared.unet.parameters())
     out.add(
@@ -718,6 +719,7 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--offload-modes", type=_csv(str), default=list(OFFLOAD_ORDER))
     parser.add_argument("--rounds", type=int, default=None, help="paired rounds after a warm-up (3; smoke 2)")
     parser.add_argument("--unet-reps", type=int, default=None, help="timed UNet forwards (10; smoke 2)")
+    parser.add_argument("--size", type=int, default=None, help="image side in pixels (default: the model's native)")
     parser.add_argument("--sampler", default="DDIM")
     parser.add_argument("--device", default=None, help="cuda, cuda:1, cpu (default: the manager's choice; smoke cpu)")
     parser.add_argument("--dtype", default=None, help="fp32, fp16, bf16 (default bf16 on CUDA, fp32 on CPU)")
@@ -794,7 +796,14 @@ def main(argv: list[str] | None = None) -> list[Row]:
         for family in args.models:
             tag = f"{family}-{'smoke' if args.smoke else 'full'}-{args.dtype}"
             build_device = args.device_obj if args.device_obj.type == "cuda" else torch.device("cpu")
-            folder = build_folder(family, cache / tag / "model", smoke=args.smoke, dtype=dtype, device=build_device)
+            try:
+                folder = build_folder(
+                    family, cache / tag / "model", smoke=args.smoke, dtype=dtype, device=build_device
+                )
+            except Exception as e:  # e.g. a full disk: the other model's rows still come
+                logger.exception("building %s failed", family)
+                rows.append(Row(family, "-", "build the random-weight folder", _error_text(e), "-", "ERROR"))
+                continue
             rows += bench_model(family, folder, args)
             logger.info("%s done at %.0f s", family, time.perf_counter() - started)
 
