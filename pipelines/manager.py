@@ -259,7 +259,8 @@ class PipelineManager:
                 side = _Side(label, use, value, size, owner, devices.dtype_name(dtype))
                 self._side[key] = side
                 logger.info("loaded %s in %.1f s: %.1f MB", label, time.perf_counter() - started, size / 2**20)
-                self._make_room(0, keep=key)
+                # Room is made among the others: the model used last is the one this side model is likely for.
+                self._make_room(0, keep=(key, next(reversed(self._families), None)))
             self._side.move_to_end(key)
             return side.value
 
@@ -353,7 +354,7 @@ class PipelineManager:
             offload,
         )
         if offload == "none":
-            self._make_room(0, keep=entry.name)
+            self._make_room(0, keep=(entry.name,))
         return family
 
     def extra_entry(self, entry: ModelEntry, key: str) -> ModelEntry | None:
@@ -436,15 +437,15 @@ class PipelineManager:
             pipe.enable_sequential_cpu_offload(device=self.device)
         return mode
 
-    def _make_room(self, needed: int, keep: Any = None) -> None:
+    def _make_room(self, needed: int, keep: tuple = ()) -> None:
         """Evicts least recently used models, then side models, until the resident ones plus `needed` bytes fit
-        the budget; `keep` (a model name or a side model's key) stays."""
+        the budget; `keep` (model names, side models' keys) stay."""
         budget = self.memory_budget
         while True:
             resident = sum(f.size_bytes for f in self._families.values() if f.offload == "none")
             resident += sum(s.size_bytes for s in self._side.values())
-            victims = [n for n in self._families if n != keep]
-            sides = [k for k in self._side if k != keep]
+            victims = [n for n in self._families if n not in keep]
+            sides = [k for k in self._side if k not in keep]
             if resident + needed <= budget or not (victims or sides):
                 return
             if victims:

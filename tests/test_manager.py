@@ -261,16 +261,20 @@ def test_out_of_memory_also_unloads_the_side_models(manager, clip_entry):
     assert manager.report() == []
 
 
-def test_side_models_count_against_the_memory_budget(tiny_folder, models_dir):
-    model_bytes = sum(p.stat().st_size for p in tiny_folder.rglob("*.safetensors"))
-    manager = PipelineManager(
-        ManagerConfig(models_dir=models_dir, device="cpu", offline=True, memory_budget=model_bytes + 2**20)
-    )
-    manager.pipeline("tiny-sd")
+def test_side_models_count_against_the_memory_budget(copy_model, tmp_path):
+    first = copy_model("model-a")
+    copy_model("model-b")
+    model_bytes = sum(p.stat().st_size for p in first.rglob("*.safetensors"))
+    config = ManagerConfig(models_dir=tmp_path / "models", device="cpu", memory_budget=model_bytes + 2**20)
+    manager = PipelineManager(config)
+    manager.pipeline("model-a")
     manager.side_model("big", lambda: torch.nn.Linear(1024, 1024), label="big side model", use="test")  # 4 MB
-    assert [m.name for m in manager.report()] == ["big side model"]  # the least recently used model made room
-    manager.pipeline("tiny-sd")
-    assert [m.name for m in manager.report()] == ["tiny-sd"]  # and the other way round
+    # Over budget, but the model used last stays: the side model is likely for it (a CLIP scorer for its grid).
+    assert [m.name for m in manager.report()] == ["model-a", "big side model"]
+    manager.pipeline("model-b")
+    assert [m.name for m in manager.report()] == ["model-b"]  # both made room: the side model counted
+    manager.side_model("small", lambda: torch.nn.Linear(8, 8), label="small side model", use="test")
+    assert [m.name for m in manager.report()] == ["model-b", "small side model"]  # fits: nothing evicted
 
 
 def test_unloading_a_model_drops_the_side_models_it_owns(manager):
