@@ -653,7 +653,7 @@ def bench_speed(out: ModelResult, family: str, folder: Path, name: str, manager,
                 "it/s, studio vs plain (offload=none)",
                 f"{s['studio_its']:.2f} vs {s['plain_its']:.2f} it/s ({ratio:.3f}x)",
                 ">= 0.95x",
-                "ok" if ratio >= 0.95 else "MISS",
+                "-" if args.smoke else "ok" if ratio >= 0.95 else "MISS",  # 2 steps on a busy CPU: noise
             )
         )
         out.add(

@@ -96,7 +96,7 @@ def test_the_smoke_run_prints_every_row_with_finite_positive_numbers(tmp_path):
             wall = next(r for r in mine if r["batch"] == batch and r["measure"].startswith("s/call end to end"))
             for ratio in (_ratio(its["value"]), _ratio(wall["value"])):
                 assert math.isfinite(ratio) and ratio > 0
-            assert its["target"] == ">= 0.95x" and its["verdict"] in ("ok", "MISS")
+            assert its["target"] == ">= 0.95x" and its["verdict"] == "-"  # no verdict on smoke timings
             flops = next(r for r in mine if r["batch"] == batch and r["measure"].startswith("UNet FLOP/s"))
             assert "(fp32, AttnProcessor2_0 -> sdpa " in flops["measure"]
             per_step = re.search(r"; ([0-9.]+) ([PTGM]?)FLOP/step", flops["value"])
