@@ -357,8 +357,9 @@ def unet_inputs(pipe, *, batch: int, size: int) -> tuple[tuple, dict]:
     return (sample, timestep, context), kwargs
 
 
-def count_unet_flops(pipe, *, batch: int, size: int) -> tuple[int, str]:
-    """FLOPs of one UNet forward (one denoising step), counted by FlopCounterMode; and the SDPA kernel(s) seen."""
+def count_unet_flops(pipe, *, batch: int, size: int, attention) -> tuple[int, str]:
+    """FLOPs of one UNet forward (one denoising step), counted by FlopCounterMode under the `attention` context;
+    and the SDPA kernel(s) that ran (the math fallback shows as bmm)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
@@ -368,7 +369,7 @@ def count_unet_flops(pipe, *, batch: int, size: int) -> tuple[int, str]:
     # PyTorch's table misses the CPU flash kernel; count it with the same formula as the CUDA ones.
     custom = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: cpu_sdpa}
     args, kwargs = unet_inputs(pipe, batch=batch, size=size)
-    with torch.inference_mode(), FlopCounterMode(display=False, custom_mapping=custom) as counter:
+    with torch.inference_mode(), attention(), FlopCounterMode(display=False, custom_mapping=custom) as counter:
         pipe.unet(*args, **kwargs)
     ops = counter.get_flop_counts().get("Global", {})
     kernels = sorted(
@@ -615,9 +616,9 @@ def bench_speed(out: ModelResult, family: str, folder: Path, name: str, manager,
     )
 
     # 2. UNet FLOPs per step, counted on the eager model before any fix is applied.
-    flops = {b: count_unet_flops(shared, batch=b, size=size) for b in args.batches}
-    fixes = apply_fixes(shared, channels_last=args.channels_last, compile_mode=args.compile)
     attention = attention_context(args.attention)
+    flops = {b: count_unet_flops(shared, batch=b, size=size, attention=attention) for b in args.batches}
+    fixes = apply_fixes(shared, channels_last=args.channels_last, compile_mode=args.compile)
     processors = sorted({type(p).__name__ for p in shared.unet.attn_processors.values()})
 
     # 3. The studio against the plain pipeline, paired.
