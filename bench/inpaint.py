@@ -185,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
         for run in runs:  # one call per method (same seed), so each is timed on its own
             request = InpaintRequest(
                 prompt=case.prompt,
+                image=case.image,
+                mask=case.mask,
                 model=args.model,
                 inpaint_model=args.inpaint_model if has_b else None,
                 method=run.label,
@@ -195,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
                 resample=resample,
             )
             started = time.perf_counter()
-            (image,) = inpaint(manager, request, case.image, case.mask).images
+            (image,) = inpaint(manager, request).images
             seconds = time.perf_counter() - started
             out = np.asarray(image)
             s = stats[run]

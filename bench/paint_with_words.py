@@ -152,7 +152,7 @@ def run(manager, model: str, seeds: int, steps: int, strengths: list[float], sav
                     prompt=prompt,
                     layout=layout,
                     regions=(Region("red", phrases[0]), Region("blue", phrases[1])),
-                    strength=w,
+                    paint_weight=w,
                     steer_layout=steer,
                     model=model,
                     steps=steps,

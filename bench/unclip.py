@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
             noise_level=args.noise_level,
             eta=args.eta,
             steps=args.steps,
-            guidance_scale=args.cfg,
+            cfg_scale=args.cfg,
             seed=args.seed + 100 * i,
         )
         started = time.perf_counter()
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
                 frames=args.frames,
                 noise_mode=mode,
                 steps=args.steps,
-                guidance_scale=args.cfg,
+                cfg_scale=args.cfg,
                 seed=args.seed + p,
             )
             result = interpolate(manager, request)
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
             theta=1.0,
             frames=5,  # θ = 0, 0.25, 0.5, 0.75, 1
             steps=args.steps,
-            guidance_scale=args.cfg,
+            cfg_scale=args.cfg,
             seed=args.seed + i,
         )
         result = text_diff(manager, request)
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     if has_prior(entry):
         for i, (colour, shape) in enumerate((c, s) for c in COLOURS for s in SHAPES):
             request = CaptionRequest(
-                f"a {colour} {shape}", model=args.model, steps=args.steps, guidance_scale=args.cfg, seed=args.seed + i
+                f"a {colour} {shape}", model=args.model, steps=args.steps, cfg_scale=args.cfg, seed=args.seed + i
             )
             image = caption_to_image(manager, request).images[0]
             prior_kept.append(keeps(image, colour, shape))
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
         pipe(
             image=image,
             num_inference_steps=args.steps,
-            guidance_scale=args.cfg,
+            cfg_scale=args.cfg,
             generator=torch.Generator().manual_seed(i),
         )
         plain.append(time.perf_counter() - started)

@@ -14,9 +14,6 @@ from PIL import Image
 
 MAX_IMAGE_PIXELS = 4096 * 4096  # any input image (the crop mode scales the work area down to the model's size)
 MIN_SIDE = 8  # one latent pixel of an SD VAE
-MAX_FEATHER = 64  # mask blur radius, pixels
-MAX_PADDING = 256  # "only masked" padding, pixels
-MAX_OUTPAINT = 512  # pixels added on one side
 
 
 def normalise_image(image, notes: list[str] | None = None) -> np.ndarray:

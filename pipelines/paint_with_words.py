@@ -15,7 +15,7 @@ Notation:
       scheduler's `alphas_cumprod` at the timestep the UNet is called with (this is the σ that Euler/DPM
       schedulers use; fractional timesteps are interpolated the way they do). Large early, small late:
       the layout follows the paint, details stay natural.
-    - `w` (`strength`): the global user weight, typically 0.1–0.4.
+    - `w` (`paint_weight`): the global user weight, typically 0.1–0.4.
     - `max(Q Kᵀ / √d)`: the largest logit of that layer for that sample (over heads, pixels and tokens),
       as in the public reference implementation (paint-with-words-sd).
 
@@ -47,17 +47,17 @@ import torch
 from PIL import Image
 
 from .attention import cross_attention, cross_attention_wrapped
+from .jobs import StepInfo
 from .layout_guidance import LayoutTarget, can_guide, guide_latents, guided_steps
+from .limits import check
 from .manager import PipelineManager
 from .models import TXT2IMG
 from .png_info import attach
 from .regions import layer_labels, resize_labels
-from .text_to_image import StepInfo, TextToImageRequest, resolve, text_to_image, validate
+from .text_to_image import TextToImageRequest, resolve, text_to_image, validate
 
 logger = logging.getLogger(__name__)
 
-MAX_STRENGTH = 2.0  # global w; the paper and the reference use 0.1–0.4
-MAX_REGION_WEIGHT = 10.0
 ALPHA_PAINTED = 128  # layer pixels at least this opaque count as painted (anti-aliased edges are fainter)
 GUIDANCE_STEP = 0.1  # backward layout guidance: mean latent change per iteration at w = 1
 INFO_KEY = "paint_with_words"  # PNG text chunk holding the colour → phrase mapping (JSON)
@@ -109,7 +109,7 @@ class Region:
 
     colour: str  # a palette name ("red") or hex code ("#e53935")
     phrase: str  # words of the prompt; every occurrence of its tokens gets the region
-    weight: float = 1.0  # multiplies w for this phrase, 0..10
+    weight: float = 1.0  # multiplies w for this phrase
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,7 +119,7 @@ class PaintWithWordsRequest:
     prompt: str
     layout: np.ndarray  # (H, W, 4) RGBA or (H, W, 3) RGB uint8 colour layer; any size, resized with NEAREST
     regions: tuple[Region, ...]  # colour → phrase (+ weight); each colour at most once
-    strength: float = 0.3  # the global w of w·log(1+σ)·max(QKᵀ/√d)·M, 0..2 (0 = plain text-to-image)
+    paint_weight: float = 0.3  # the global w of w·log(1+σ)·max(QKᵀ/√d)·M (0 = plain text-to-image)
     steer_layout: bool = True  # also backward layout guidance in the first steps, step size w·GUIDANCE_STEP
     negative_prompt: str = ""
     model: str | None = None
@@ -246,15 +246,15 @@ class PaintState:
     Args:
         labels: (H, W) uint8 label map (0 = unpainted, i + 1 = PALETTE[i]).
         token_weights: (1 + K, tokens) float, row i + 1 = the weight of each token for PALETTE[i]'s phrase.
-        strength: global w.
+        weight: global w.
         cfg: whether the batch is [unconditional, conditional] (classifier-free guidance on).
         alphas_cumprod: the scheduler's ᾱ_t for the training timesteps, for σ_t.
     """
 
-    def __init__(self, labels, token_weights, strength: float, cfg: bool, alphas_cumprod: torch.Tensor):
+    def __init__(self, labels, token_weights, weight: float, cfg: bool, alphas_cumprod: torch.Tensor):
         self.labels = labels
         self.token_weights = token_weights
-        self.strength = float(strength)
+        self.weight = float(weight)
         self.cfg = cfg
         # Floored as diffusers' zero-terminal-SNR schedulers floor it, so σ at t = T stays finite there too.
         alphas = alphas_cumprod.double().cpu().clamp(min=2**-24)
@@ -274,7 +274,7 @@ class PaintState:
         """w · log(1 + σ) of the current step."""
         if self.sigma is None:
             raise RuntimeError("paint-with-words processor called outside a UNet call (no σ set)")
-        return self.strength * math.log1p(self.sigma)
+        return self.weight * math.log1p(self.sigma)
 
     def token_map(self, n_pixels: int, device, dtype) -> torch.Tensor:
         """M for a layer with `n_pixels` query positions: (n_pixels, tokens)."""
@@ -333,8 +333,7 @@ def paint_with_words_installed(unet, state: PaintState):
 # --------------------------------------------------------------------------------------- the method
 def validate_paint(request: PaintWithWordsRequest) -> None:
     """Raises a ValueError naming the parameter for the paint-specific fields (text-to-image ones: `validate`)."""
-    if not isinstance(request.strength, (int, float)) or not 0 <= request.strength <= MAX_STRENGTH:
-        raise ValueError(f"`strength` must be from 0 to {MAX_STRENGTH}, got {request.strength!r}")
+    check(request.paint_weight, "paint_weight")
     snap_to_palette(request.layout)  # shape check
     if not request.regions:
         raise ValueError("`regions` must tie at least one painted colour to a phrase of the prompt, got none")
@@ -344,8 +343,7 @@ def validate_paint(request: PaintWithWordsRequest) -> None:
         if b.name in seen:
             raise ValueError(f"`regions[{i}].colour` {b.name} appears twice; give each colour one phrase")
         seen.add(b.name)
-        if not isinstance(region.weight, (int, float)) or not 0 <= region.weight <= MAX_REGION_WEIGHT:
-            raise ValueError(f"`regions[{i}].weight` must be from 0 to {MAX_REGION_WEIGHT}, got {region.weight!r}")
+        check(region.weight, "region_weight", f"regions[{i}].weight")
 
 
 def phrase_tokens(tokenizer, prompt: str, regions: tuple[Region, ...], labels: np.ndarray) -> tuple[PhraseTokens, ...]:
@@ -374,9 +372,9 @@ def token_weight_table(phrases: tuple[PhraseTokens, ...], n_tokens: int) -> torc
     return table
 
 
-def describe_regions(strength: float, steered: bool, phrases: tuple[PhraseTokens, ...]) -> str:
+def describe_regions(weight: float, steered: bool, phrases: tuple[PhraseTokens, ...]) -> str:
     """One line for the PNG parameters: `w 0.3; steered; red: a red circle (1); blue: a blue square (1)`."""
-    parts = [f"w {strength:g}"] + (["steered"] if steered else [])
+    parts = [f"w {weight:g}"] + (["steered"] if steered else [])
     parts += [f"{p.colour.name}: {p.phrase} ({p.weight:g})" for p in phrases]
     return "; ".join(parts).replace('"', "'")
 
@@ -385,7 +383,7 @@ def steering(request: PaintWithWordsRequest, labels: np.ndarray, phrases: tuple[
     """The `adjust_latents` hook of text-to-image: backward layout guidance after the first steps."""
     target = LayoutTarget(labels, tuple((PALETTE.index(p.colour) + 1, p.indices) for p in phrases if p.weight > 0))
     guided = guided_steps(steps)
-    step_size = GUIDANCE_STEP * request.strength
+    step_size = GUIDANCE_STEP * request.paint_weight
 
     def adjust(pipeline, i: int, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
         latents = tensors["latents"]
@@ -441,10 +439,10 @@ def _generate(manager, request, t2i, on_step, stop, preview_every) -> PaintWithW
     phrases = phrase_tokens(shared.tokenizer, request.prompt, request.regions, labels)
     cfg = t2i.cfg_scale > 1 and getattr(shared.unet.config, "time_cond_proj_dim", None) is None
     state = PaintState(
-        labels, token_weight_table(phrases, n_tokens), request.strength, cfg, shared.scheduler.alphas_cumprod
+        labels, token_weight_table(phrases, n_tokens), request.paint_weight, cfg, shared.scheduler.alphas_cumprod
     )
 
-    steered = request.steer_layout and request.strength > 0 and can_guide(shared.unet)
+    steered = request.steer_layout and request.paint_weight > 0 and can_guide(shared.unet)
     if request.steer_layout and not can_guide(shared.unet):
         logger.info("%s needs conditions steering cannot pass: paint with words without steering", t2i.model)
     steer = steering(request, labels, phrases, t2i.steps) if steered else None
@@ -456,10 +454,10 @@ def _generate(manager, request, t2i, on_step, stop, preview_every) -> PaintWithW
         )
 
     # 5. Parameters and the mapping on every image; the region map beside them
-    summary = describe_regions(request.strength, steered, phrases)
+    summary = describe_regions(request.paint_weight, steered, phrases)
     mapping = json.dumps(
         {
-            "strength": request.strength,
+            "paint_weight": request.paint_weight,
             "steered": steered,
             "regions": [
                 {"colour": p.colour.hex, "name": p.colour.name, "phrase": p.phrase, "weight": p.weight}

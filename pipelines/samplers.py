@@ -6,11 +6,12 @@ per-call state and are not thread-safe), so a choice here never changes the shar
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
+from .choices import LabelledEnum
 
-class Sampler(enum.Enum):
+
+class Sampler(LabelledEnum):
     """The value is the label shown in the UI and written in the PNG `parameters` chunk."""
 
     DDIM = "DDIM"
@@ -21,23 +22,9 @@ class Sampler(enum.Enum):
     DPMPP_2M_KARRAS = "DPM++ 2M Karras"
     LCM = "LCM"
 
-    @property
-    def label(self) -> str:
-        return self.value
-
     @classmethod
-    def labels(cls) -> list[str]:
-        return [s.value for s in cls]
-
-    @classmethod
-    def from_label(cls, label: str | Sampler) -> Sampler:
-        """Looks up a sampler by its label; raises a ValueError listing the known ones."""
-        if isinstance(label, Sampler):
-            return label
-        for sampler in cls:
-            if sampler.value.lower() == str(label).strip().lower():
-                return sampler
-        raise ValueError(f"`sampler` must be one of {cls.labels()}, got {label!r}")
+    def field(cls) -> str:
+        return "sampler"
 
     @property
     def needs_distilled_model(self) -> bool:

@@ -7,7 +7,6 @@ own denoising loop, watched by `callback_on_step_end` (progress, previews, Stop)
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -17,16 +16,14 @@ import torch
 from PIL import Image
 
 from .errors import require_text
+from .jobs import StepCounter, StepInfo
+from .limits import check_fields, concrete_seed
 from .manager import PipelineManager
 from .models import TXT2IMG, ModelEntry
 from .png_info import GenerationParameters, attach, format_parameters
 from .samplers import Sampler
 
 logger = logging.getLogger(__name__)
-
-MAX_SEED = 2**32 - 1
-MAX_BATCH = 8
-MAX_STEPS = 150
 
 
 @dataclass(frozen=True)
@@ -37,21 +34,12 @@ class TextToImageRequest:
     negative_prompt: str = ""
     model: str | None = None  # registry name; None = the default (bundled) model
     sampler: str = Sampler.DPMPP_2M.label  # a WebUI sampler label, see pipelines/samplers.py
-    steps: int = 20  # denoising steps, 1..150
-    cfg_scale: float = 5.0  # classifier-free guidance scale s (1 = plain conditional sampling), 0..30
+    steps: int = 20  # denoising steps (limits: pipelines/limits.py)
+    cfg_scale: float = 5.0  # classifier-free guidance scale s (1 = plain conditional sampling)
     seed: int = -1  # -1 = random; image i of a batch uses seed + i
     width: int | None = None  # None = the model's native size
     height: int | None = None
-    batch_size: int = 1  # images per request, 1..8
-
-
-@dataclass(frozen=True)
-class StepInfo:
-    """What the step callback reports: `step` of `total` done, and a preview image every few steps."""
-
-    step: int
-    total: int
-    preview: Image.Image | None = None
+    batch_size: int = 1  # images per request
 
 
 @dataclass(frozen=True)
@@ -65,7 +53,7 @@ class TextToImageResult:
 
 def resolve(request: TextToImageRequest, entry: ModelEntry) -> TextToImageRequest:
     """Fills the model-dependent defaults (size) and draws a seed for -1, without changing anything else."""
-    seed = request.seed if request.seed != -1 else random.randint(0, MAX_SEED)
+    seed = concrete_seed(request.seed)
     return replace(
         request,
         model=entry.name,
@@ -87,25 +75,22 @@ def validate(request: TextToImageRequest, entry: ModelEntry) -> None:
             f"`sampler` {sampler.label!r} needs an LCM-distilled model, and {entry.name!r} is not one; "
             "pick another sampler"
         )
-    if not isinstance(request.steps, int) or not 1 <= request.steps <= MAX_STEPS:
-        raise ValueError(f"`steps` must be an integer from 1 to {MAX_STEPS}, got {request.steps!r}")
-    if not 0 <= request.cfg_scale <= 30:
-        raise ValueError(f"`cfg_scale` must be from 0 to 30, got {request.cfg_scale!r}")
-    if not isinstance(request.seed, int) or not -1 <= request.seed <= MAX_SEED:
-        raise ValueError(f"`seed` must be -1 (random) or an integer from 0 to {MAX_SEED}, got {request.seed!r}")
-    if not isinstance(request.batch_size, int) or not 1 <= request.batch_size <= MAX_BATCH:
-        raise ValueError(f"`batch_size` must be an integer from 1 to {MAX_BATCH}, got {request.batch_size!r}")
+    check_fields(request, "steps", "cfg_scale", "seed", "batch_size")
+    check_size(request.width, request.height, entry)
+
+
+def check_size(width: object, height: object, entry: ModelEntry) -> None:
+    """Raises a ValueError unless `width`x`height` is a size `entry` can draw (multiples, pixel cap)."""
     m = entry.size_multiple
-    for name in ("width", "height"):
-        value = getattr(request, name)
+    for name, value in (("width", width), ("height", height)):
         if not isinstance(value, int) or value < m:
             raise ValueError(f"`{name}` must be an integer of at least {m}, got {value!r}")
         if value % m:
             raise ValueError(f"`{name}` must be divisible by {m} for {entry.name}, got {value}")
-    if request.width * request.height > entry.max_pixels:
+    if width * height > entry.max_pixels:
         raise ValueError(
             f"`width`x`height` must be at most {entry.max_pixels} pixels for {entry.name} "
-            f"(native {entry.native_size}x{entry.native_size}), got {request.width}x{request.height}"
+            f"(native {entry.native_size}x{entry.native_size}), got {width}x{height}"
         )
 
 
@@ -148,20 +133,13 @@ def _generate(manager, entry, request, on_step, stop, preview_every, adjust_late
     # 3. Seeds: one CPU generator per image, so a seed gives the same image on any device
     generators = [torch.Generator("cpu").manual_seed(request.seed + i) for i in range(request.batch_size)]
 
-    # 4. Step callback: progress, previews, Stop
-    stopped_at: list[int] = []
+    # 4. Step callback: progress, previews, Stop (and the latent hook while steps remain)
+    counter = StepCounter(request.steps, on_step, stop, preview_every)
+    count_step = counter.pipeline_callback()
 
     def callback(pipeline, i, t, kwargs):
-        step = i + 1
-        if on_step is not None:
-            preview = None
-            if preview_every and step % preview_every == 0 and step < request.steps:
-                preview = decode_preview(pipeline, kwargs["latents"])
-            on_step(StepInfo(step=step, total=request.steps, preview=preview))
-        if stop is not None and stop.is_set() and step < request.steps:
-            stopped_at.append(step)
-            pipeline._interrupt = True  # diffusers skips the remaining steps, then decodes
-        elif adjust_latents is not None and step < request.steps:
+        kwargs = count_step(pipeline, i, t, kwargs)
+        if adjust_latents is not None and counter.stopped_at is None and i + 1 < request.steps:
             kwargs["latents"] = adjust_latents(pipeline, i, kwargs)
         return kwargs
 
@@ -203,18 +181,5 @@ def _generate(manager, entry, request, on_step, stop, preview_every, adjust_late
         parameters=texts,
         seed=request.seed,
         request=request,
-        stopped_at=stopped_at[0] if stopped_at else None,
+        stopped_at=counter.stopped_at,
     )
-
-
-def decode_preview(pipe, latents: torch.Tensor) -> Image.Image:
-    """Decodes the first latent of the batch with the pipeline's VAE (cheap at preview sizes).
-
-    Args:
-        latents: (batch, channels, h, w) current x_t in latent space.
-    """
-    vae = pipe.vae
-    scaled = latents[:1].to(vae.dtype) / vae.config.scaling_factor
-    image = vae.decode(scaled, return_dict=False)[0]
-    image = (image / 2 + 0.5).clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
-    return Image.fromarray((image * 255).round().astype("uint8"))

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import gradio as gr
 
+from pipelines.limits import LIMITS
+from pipelines.samplers import Sampler
+
+from .runner import bind, stop_session
+
 
 def run_details(prefix: str, parameters_label: str = "Parameters (also stored in each PNG)"):
     """Below a result: a status line, the seed actually used, and the copyable parameters text.
@@ -48,3 +53,36 @@ def result_image(label: str, elem_id: str, height: int | None = None) -> gr.Imag
     return gr.Image(
         label=label, type="pil", format="png", interactive=False, buttons=["download"], height=height, elem_id=elem_id
     )
+
+
+def limit_slider(key: str, value: float, label: str, elem_id: str, **options) -> gr.Slider:
+    """A slider over the range `pipelines/limits.py` gives the field `key` (the requests check the same range)."""
+    limit = LIMITS[key]
+    low = limit.low + limit.step if limit.low_open else limit.low
+    return gr.Slider(low, limit.high, value=value, step=limit.step, label=label, elem_id=elem_id, **options)
+
+
+def seed_box(value: int, label: str, elem_id: str, **options) -> gr.Number:
+    """The seed input: -1 (random) up to the largest seed."""
+    limit = LIMITS["seed"]
+    return gr.Number(
+        value=value, precision=0, minimum=limit.low, maximum=limit.high, label=label, elem_id=elem_id, **options
+    )
+
+
+def sampler_dropdown(value: str, elem_id: str, **options) -> gr.Dropdown:
+    """The sampler picker, by the names WebUI users know."""
+    return gr.Dropdown(Sampler.labels(), value=value, label="Sampler", elem_id=elem_id, **options)
+
+
+def run_buttons(run_label: str, prefix: str, run_id: str = "run") -> tuple[gr.Button, gr.Button]:
+    """The primary run button and its Stop, side by side (elem_ids `<prefix>-<run_id>` and `<prefix>-stop`)."""
+    with gr.Row():
+        run = gr.Button(run_label, variant="primary", scale=3, elem_id=f"{prefix}-{run_id}")
+        stop = gr.Button("Stop", variant="stop", scale=1, elem_id=f"{prefix}-stop")
+    return run, stop
+
+
+def wire_stop(button: gr.Button, stop_flags, status) -> None:
+    """Stop sets the session's flag (outside the queue, so it is heard while a run holds the device)."""
+    button.click(bind(stop_session, stop_flags), outputs=[status], queue=False, api_visibility="private")

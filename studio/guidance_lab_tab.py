@@ -1,25 +1,23 @@
 """The Guidance lab tab: one prompt and seed under several guidance methods and strengths, side by side.
 
-Its main action is the stable API endpoint `/guidance_grid`.
+Its main action is the stable API endpoint `/guidance_grid`; its named inputs are the parameters of `run`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import gradio as gr
 
 from pipelines.guidance import GuidanceMethod
-from pipelines.guidance.grid import STRENGTH_IGNORED, GuidanceGridRequest, compose_grid, grid_parameters, guidance_grid
+from pipelines.guidance.grid import STRENGTH_IGNORED, GuidanceGridRequest, guidance_grid
 from pipelines.manager import PipelineManager
 from pipelines.models import TXT2IMG
-from pipelines.samplers import Sampler
-from pipelines.text_to_image import MAX_SEED, MAX_STEPS
 
-from .components import result_gallery
-from .errors import explain_unreadable_inputs, to_gradio_error
+from .components import limit_slider, result_gallery, run_buttons, sampler_dropdown, seed_box, wire_stop
+from .errors import explain_unreadable_inputs
+from .runner import bind, build_request, run_action, seed_of, warn_unknown_words
 from .sessions import StopFlags
-from .worker import in_worker, session_stop_flag, warn_unknown_words
 
 DEFAULTS = GuidanceGridRequest(prompt="")
 SHAPES_EXAMPLES = [  # two-object prompts, where the methods differ most on the bundled model
@@ -57,6 +55,50 @@ def parse_strengths(text: str) -> tuple[float, ...]:
     return values
 
 
+# ---------------------------------------------------------------------------------------------- handlers
+def run(
+    manager: PipelineManager,
+    stop_flags: StopFlags,
+    prompt: str,
+    negative_prompt: str = "",
+    model: str | None = None,
+    methods: list[str] | None = None,
+    strengths: str = "3, 5, 7.5",
+    sampler: str = DEFAULTS.sampler,
+    steps: float = DEFAULTS.steps,
+    seed: float = DEFAULTS.seed,
+    request: gr.Request = None,
+    progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
+):
+    """Renders the grid; streams cells as batches finish, then the composed PNG."""
+    req = build_request(
+        lambda: GuidanceGridRequest(
+            prompt=prompt or "",
+            methods=tuple(methods or ()),
+            strengths=parse_strengths(strengths),
+            negative_prompt=negative_prompt or "",
+            model=model or None,
+            sampler=sampler or DEFAULTS.sampler,
+            steps=int(steps),
+            seed=seed_of(seed),
+        )
+    )
+    entry = build_request(lambda: manager.entry(req.model, TXT2IMG))
+    warn_unknown_words(entry, req.prompt, req.negative_prompt)
+    req = replace(req, model=entry.name)
+
+    def show(info):
+        return _gallery(info.partial), f"{len(info.partial)} cells so far", gr.skip()
+
+    finished = yield from run_action(
+        guidance_grid, req, manager, stop_flags, request, progress, show=show, desc="Rendering the grid"
+    )
+    result = finished.result
+    done = "Stopped" if finished.stopped else "Done"
+    yield _gallery(result.outcomes), f"{done}: {len(result.outcomes)} cells · seed {result.request.seed}", result.grid
+
+
+# ---------------------------------------------------------------------------------------------- layout
 def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
     registry = manager.registry
     default = registry.default(TXT2IMG)
@@ -75,10 +117,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
                 value="", label="Negative prompt (used by the 'negative prompt' row)", lines=1, elem_id="lab-negative"
             )
             methods = gr.CheckboxGroup(
-                [m.label for m in GuidanceMethod],
-                value=list(DEFAULTS.methods),
-                label="Methods (rows)",
-                elem_id="lab-methods",
+                GuidanceMethod.labels(), value=list(DEFAULTS.methods), label="Methods (rows)", elem_id="lab-methods"
             )
             strengths = gr.Textbox(
                 value=", ".join(f"{s:g}" for s in DEFAULTS.strengths),
@@ -86,19 +125,10 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
                 elem_id="lab-strengths",
             )
             with gr.Row():
-                sampler = gr.Dropdown(Sampler.labels(), value=DEFAULTS.sampler, label="Sampler", elem_id="lab-sampler")
-                steps = gr.Slider(1, MAX_STEPS, value=DEFAULTS.steps, step=1, label="Steps", elem_id="lab-steps")
-            seed = gr.Number(
-                value=DEFAULTS.seed,
-                precision=0,
-                minimum=-1,
-                maximum=MAX_SEED,
-                label="Seed (-1 = random)",
-                elem_id="lab-seed",
-            )
-            with gr.Row():
-                run_btn = gr.Button("Run the grid", variant="primary", scale=3, elem_id="lab-run")
-                stop_btn = gr.Button("Stop", variant="stop", scale=1, elem_id="lab-stop")
+                sampler = sampler_dropdown(DEFAULTS.sampler, "lab-sampler")
+                steps = limit_slider("steps", DEFAULTS.steps, "Steps", "lab-steps")
+            seed = seed_box(DEFAULTS.seed, "Seed (-1 = random)", "lab-seed")
+            run_btn, stop_btn = run_buttons("Run the grid", "lab")
             with gr.Accordion("What each method does", open=False):
                 gr.Markdown(_method_notes())
         with gr.Column(scale=6, min_width=320):
@@ -112,61 +142,11 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
                 elem_id="lab-grid",
             )
 
-    def run(
-        prompt: str,
-        negative_prompt: str = "",
-        model: str | None = None,
-        methods: list[str] | None = None,
-        strengths: str = "3, 5, 7.5",
-        sampler: str = DEFAULTS.sampler,
-        steps: float = DEFAULTS.steps,
-        seed: float = DEFAULTS.seed,
-        request: gr.Request = None,
-        progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
-    ):
-        """Renders the grid; streams cells as batches finish, then the composed PNG."""
-        try:
-            req = GuidanceGridRequest(
-                prompt=prompt or "",
-                methods=tuple(methods or ()),
-                strengths=parse_strengths(strengths),
-                negative_prompt=negative_prompt or "",
-                model=model or None,
-                sampler=sampler or DEFAULTS.sampler,
-                steps=int(steps),
-                seed=int(seed) if seed is not None else -1,
-            )
-            warn_unknown_words(manager.entry(req.model, TXT2IMG), req.prompt, req.negative_prompt)
-        except (ValueError, TypeError) as e:
-            raise to_gradio_error(ValueError(str(e))) from e
-        resolved, outcomes = req, []
-        with session_stop_flag(stop_flags, request) as stop:
-
-            def work(report):
-                for update in guidance_grid(manager, req, on_step=lambda s, n: report(("step", s, n)), stop=stop):
-                    report(("cells", *update))
-
-            try:
-                for kind, item in in_worker(work, name="guidance-lab"):
-                    if kind == "report" and item[0] == "step":
-                        progress((item[1], item[2]), desc="Rendering the grid", unit="steps")
-                    elif kind == "report":
-                        resolved, outcomes = item[1], item[2]
-                        yield _gallery(outcomes), f"{len(outcomes)} cells so far · seed {resolved.seed}", gr.skip()
-            except Exception as e:
-                raise to_gradio_error(e) from e
-            stopped = stop.is_set()
-        grid = compose_grid(outcomes, list(dict.fromkeys(req.strengths)), grid_parameters(resolved))
-        done = "Stopped" if stopped else "Done"
-        yield _gallery(outcomes), f"{done}: {len(outcomes)} cells · seed {resolved.seed}", grid
-
-    def stop_run(request: gr.Request):
-        return "Stopping…" if stop_flags.stop(request.session_hash or "anonymous") else gr.skip()
-
     lab_inputs = [prompt, negative, model, methods, strengths, sampler, steps, seed]
-    explain_unreadable_inputs(lab_inputs, run)  # an undecodable value: a message, not a crash
+    handler = bind(run, manager, stop_flags)
+    explain_unreadable_inputs(lab_inputs, handler)  # an undecodable value: a message, not a crash
     run_event = run_btn.click(
-        run,
+        handler,
         inputs=lab_inputs,
         outputs=[cells, status, grid_png],
         api_name="guidance_grid",
@@ -175,7 +155,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
         show_progress="full",
         show_progress_on=[cells],
     )
-    stop_btn.click(stop_run, outputs=[status], queue=False, api_visibility="private")
+    wire_stop(stop_btn, stop_flags, status)
     return GuidanceLabTab(run_event=run_event)
 
 

@@ -1,6 +1,7 @@
 """The Paint with words tab (eDiff-I): paint regions, tie each colour to words of the prompt, generate.
 
-The main action is the API endpoint `/paint_with_words`; its named inputs are the parameters of `generate`.
+The main action is the API endpoint `/paint_with_words`; its named inputs are the parameters of `generate` (after
+the bound manager and Stop flags).
 The canvas is read as its paint layer (lossless PNG, never the composite with an uploaded picture), and
 anti-aliased stroke edges are snapped to the palette by `pipelines.paint_with_words`.
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,6 @@ import numpy as np
 from pipelines.manager import PipelineManager
 from pipelines.models import TXT2IMG
 from pipelines.paint_with_words import (
-    MAX_STRENGTH,
     PALETTE,
     PaintWithWordsRequest,
     Region,
@@ -30,13 +29,20 @@ from pipelines.paint_with_words import (
     snap_to_palette,
     used_colours,
 )
-from pipelines.samplers import Sampler
-from pipelines.text_to_image import MAX_SEED, MAX_STEPS
 
-from .components import result_image, reveal_when_done, run_details
+from .components import (
+    limit_slider,
+    result_image,
+    reveal_when_done,
+    run_buttons,
+    run_details,
+    sampler_dropdown,
+    seed_box,
+    wire_stop,
+)
 from .errors import explain_unreadable_inputs, to_gradio_error
+from .runner import bind, build_request, run_action, seed_of, warn_unknown_words
 from .sessions import StopFlags
-from .worker import generation_events, session_stop_flag, warn_unknown_words
 
 logger = logging.getLogger(__name__)
 
@@ -152,13 +158,89 @@ def layout_preview(editor_value: dict | None, size: int):
     return render_labels(resize_labels(snap_to_palette(layer), size, size))
 
 
+# ---------------------------------------------------------------------------------------------- handlers
+def generate(
+    manager: PipelineManager,
+    stop_flags: StopFlags,
+    prompt: str,
+    layout: dict | None,
+    regions: Any,
+    paint_weight: float = DEFAULTS.paint_weight,
+    negative_prompt: str = "",
+    model: str | None = None,
+    sampler: str = DEFAULTS.sampler,
+    steps: float = DEFAULTS.steps,
+    cfg_scale: float = DEFAULTS.cfg_scale,
+    seed: float = DEFAULTS.seed,
+    steer_layout: bool = DEFAULTS.steer_layout,
+    request: gr.Request = None,
+    progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
+):
+    """Generates an image whose painted regions hold the phrases tied to their colours.
+
+    `layout` is the editor value ({"background", "layers", "composite"}); `regions` rows are
+    [colour, phrase, weight]. Yields previews, then the image, the region map and the parameters.
+    """
+    layer = paint_layer(layout)
+    if layer is None:
+        raise to_gradio_error(ValueError("`layout` is empty: paint at least one region on the canvas"))
+    rows, skipped = build_request(lambda: regions_from_table(regions))
+    if skipped:
+        gr.Warning(f"No words for {', '.join(skipped)}: that paint is ignored. Type a phrase in the table.")
+    entry = build_request(lambda: manager.entry(model or None, TXT2IMG))
+    req = build_request(
+        lambda: PaintWithWordsRequest(
+            prompt=prompt or "",
+            layout=layer,
+            regions=tuple(rows),
+            paint_weight=float(paint_weight),
+            steer_layout=bool(steer_layout),
+            negative_prompt=negative_prompt or "",
+            model=entry.name,
+            sampler=sampler or DEFAULTS.sampler,
+            steps=int(steps),
+            cfg_scale=float(cfg_scale),
+            seed=seed_of(seed),
+        )
+    )
+    warn_unknown_words(entry, req.prompt, req.negative_prompt)
+
+    def show(info):
+        return info.preview, gr.skip(), f"Step {info.step}/{info.total}…", gr.skip(), gr.skip()
+
+    finished = yield from run_action(
+        paint_with_words, req, manager, stop_flags, request, progress, show=show, preview_every=max(2, req.steps // 4)
+    )
+    res = finished.result
+    where = "; ".join(f"{p.colour.name} → “{p.phrase}”" for p in res.phrases)
+    if req.steer_layout and req.paint_weight > 0 and not res.steered:
+        gr.Warning(f"Steering cannot drive {entry.name}'s UNet; only the paint bias was used.")
+    steered = " · steered" if res.steered else ""
+    status = finished.status("Done", " (partly denoised)") + f" · seed {res.seed}"
+    if not finished.stopped:
+        status += f" · w {req.paint_weight:g}{steered} · {where}"
+    yield res.images[0], res.region_map, status, res.seed, res.parameters[0]
+
+
+def on_canvas_change(manager: PipelineManager, value: dict | None, table: Any, model_name: str | None):
+    """Keeps one table row per painted colour, and shows the snapped layout at the model's size."""
+    entry = manager.entry(model_name or None, TXT2IMG)
+    rows = sync_table(value, table)
+    same = [colour_name(r[0]) for r in rows] == [colour_name(r[0]) for r in table_rows(table)]
+    # Same colours as listed: leave the table alone, so a late stroke event never undoes typing.
+    return (gr.skip() if same else rows), layout_preview(value, entry.native_size)
+
+
+def load_example():
+    layer = example_layout()
+    value = {"background": None, "layers": [layer], "composite": layer}
+    rows = [[colour_label("red"), "red circle", 1.0], [colour_label("blue"), "blue square", 1.0]]
+    return EXAMPLE_PROMPT, value, rows, 0.3
+
+
+# ---------------------------------------------------------------------------------------------- layout
 def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
     """Builds the tab inside the current `gr.Blocks`/`gr.Tab` context."""
-    registry = manager.registry
-    model_names = registry.names(TXT2IMG)
-    default = registry.default(TXT2IMG)
-    default_name = default.name if default else None
-
     with gr.Row(equal_height=False):
         with gr.Column(scale=6, min_width=340):
             gr.Markdown(HOW_TO, elem_id="pww-howto")
@@ -190,14 +272,12 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
                 label="What goes where (one row per painted colour; type the words)",
                 elem_id="pww-table",
             )
-            strength = gr.Slider(
-                0,
-                MAX_STRENGTH,
-                value=DEFAULTS.strength,
-                step=0.05,
-                label="Paint strength w",
+            weight = limit_slider(
+                "paint_weight",
+                DEFAULTS.paint_weight,
+                "Paint weight w",
+                "pww-strength",
                 info="0 = ignore the paint (plain text to image); 0.1–0.4 usual; higher forces the layout",
-                elem_id="pww-strength",
             )
             steer = gr.Checkbox(
                 value=DEFAULTS.steer_layout,
@@ -207,124 +287,22 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
                 elem_id="pww-steer",
             )
             with gr.Row():
-                generate_btn = gr.Button("Generate", variant="primary", scale=3, elem_id="pww-generate")
-                stop_btn = gr.Button("Stop", variant="stop", scale=1, elem_id="pww-stop")
+                generate_btn, stop_btn = run_buttons("Generate", "pww", run_id="generate")
                 example_btn = gr.Button("Load example", scale=1, elem_id="pww-example")
-            with gr.Accordion("Settings", open=False, elem_id="pww-settings"):
-                model = gr.Dropdown(model_names, value=default_name, label="Model", elem_id="pww-model")
-                negative = gr.Textbox(label="Negative prompt", value="", lines=1, elem_id="pww-negative")
-                with gr.Row():
-                    sampler = gr.Dropdown(
-                        Sampler.labels(), value=DEFAULTS.sampler, label="Sampler", elem_id="pww-sampler"
-                    )
-                    steps = gr.Slider(1, MAX_STEPS, value=DEFAULTS.steps, step=1, label="Steps", elem_id="pww-steps")
-                cfg = gr.Slider(0, 30, value=DEFAULTS.cfg_scale, step=0.5, label="CFG scale", elem_id="pww-cfg")
-                seed = gr.Number(
-                    value=DEFAULTS.seed,
-                    precision=0,
-                    minimum=-1,
-                    maximum=MAX_SEED,
-                    label="Seed (-1 = random; keep one to compare strengths)",
-                    elem_id="pww-seed",
-                )
+            model, negative, sampler, steps, cfg, seed = _settings(manager)
         with gr.Column(scale=5, min_width=320):
             with gr.Row():
                 region_map = result_image("Region map", "pww-region-map", height=260)
                 result = result_image("Result", "pww-result", height=260)
             status, used_seed, parameters = run_details("pww", "Parameters (also stored in the PNG)")
 
-    def generate(
-        prompt: str,
-        layout: dict | None,
-        regions: Any,
-        strength: float = DEFAULTS.strength,
-        negative_prompt: str = "",
-        model: str | None = None,
-        sampler: str = DEFAULTS.sampler,
-        steps: float = DEFAULTS.steps,
-        cfg_scale: float = DEFAULTS.cfg_scale,
-        seed: float = DEFAULTS.seed,
-        steer_layout: bool = DEFAULTS.steer_layout,
-        request: gr.Request = None,
-        progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
-    ):
-        """Generates an image whose painted regions hold the phrases tied to their colours.
-
-        `layout` is the editor value ({"background", "layers", "composite"}); `regions` rows are
-        [colour, phrase, weight]. Yields previews, then the image, the region map and the parameters.
-        """
-        try:
-            layer = paint_layer(layout)
-            if layer is None:
-                raise ValueError("`layout` is empty: paint at least one region on the canvas")
-            rows, skipped = regions_from_table(regions)
-            if skipped:
-                gr.Warning(f"No words for {', '.join(skipped)}: that paint is ignored. Type a phrase in the table.")
-            entry = manager.entry(model or None, TXT2IMG)
-            req = PaintWithWordsRequest(
-                prompt=prompt or "",
-                layout=layer,
-                regions=tuple(rows),
-                strength=float(strength),
-                steer_layout=bool(steer_layout),
-                negative_prompt=negative_prompt or "",
-                model=entry.name,
-                sampler=sampler or DEFAULTS.sampler,
-                steps=int(steps),
-                cfg_scale=float(cfg_scale),
-                seed=int(seed) if seed is not None else -1,
-            )
-        except (ValueError, TypeError) as e:
-            raise to_gradio_error(ValueError(str(e))) from e
-        warn_unknown_words(entry, req.prompt, req.negative_prompt)
-        started = time.perf_counter()
-        if not manager.is_loaded(entry.name):
-            progress(None, desc=f"Loading {entry.name}…")
-        with session_stop_flag(stop_flags, request) as stop:
-
-            def work(on_step):
-                preview_every = max(2, req.steps // 4)
-                return paint_with_words(manager, req, on_step=on_step, stop=stop, preview_every=preview_every)
-
-            for kind, item in generation_events(work, progress):
-                if kind == "preview":
-                    yield item.preview, gr.skip(), f"Step {item.step}/{item.total}…", gr.skip(), gr.skip()
-                else:
-                    res = item
-        elapsed = time.perf_counter() - started
-        where = "; ".join(f"{p.colour.name} → “{p.phrase}”" for p in res.phrases)
-        if req.steer_layout and req.strength > 0 and not res.steered:
-            gr.Warning(f"Steering cannot drive {entry.name}'s UNet; only the paint bias was used.")
-        steered = " · steered" if res.steered else ""
-        note = f"Done in {elapsed:.1f} s · seed {res.seed} · w {req.strength:g}{steered} · {where}"
-        if res.stopped_at is not None:
-            note = f"Stopped at step {res.stopped_at}/{req.steps} (partly denoised) · seed {res.seed}"
-        yield res.images[0], res.region_map, note, res.seed, res.parameters[0]
-
-    def on_canvas_change(value: dict | None, table: Any, model_name: str | None):
-        entry = manager.entry(model_name or None, TXT2IMG)
-        rows = sync_table(value, table)
-        same = [colour_name(r[0]) for r in rows] == [colour_name(r[0]) for r in table_rows(table)]
-        # Same colours as listed: leave the table alone, so a late stroke event never undoes typing.
-        return (gr.skip() if same else rows), layout_preview(value, entry.native_size)
-
-    def stop_generation(request: gr.Request):
-        stopped = stop_flags.stop(request.session_hash or "anonymous")
-        return "Stopping…" if stopped else gr.skip()
-
-    def load_example():
-        layer = example_layout()
-        value = {"background": None, "layers": [layer], "composite": layer}
-        rows = [[colour_label("red"), "red circle", 1.0], [colour_label("blue"), "blue square", 1.0]]
-        return EXAMPLE_PROMPT, value, rows, 0.3
-
-    inputs = [prompt, canvas, table, strength, negative, model, sampler, steps, cfg, seed, steer]
-    outputs = [result, region_map, status, used_seed, parameters]
-    explain_unreadable_inputs(inputs, generate)  # a non-image, truncated or bomb layer: a message, not a crash
+    inputs = [prompt, canvas, table, weight, negative, model, sampler, steps, cfg, seed, steer]
+    handler = bind(generate, manager, stop_flags)
+    explain_unreadable_inputs(inputs, handler)  # a non-image, truncated or bomb layer: a message, not a crash
     generate_event = generate_btn.click(
-        generate,
+        handler,
         inputs=inputs,
-        outputs=outputs,
+        outputs=[result, region_map, status, used_seed, parameters],
         api_name="paint_with_words",
         concurrency_id="device",
         concurrency_limit=1,
@@ -332,16 +310,33 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
         show_progress_on=[result],
     )
     reveal_when_done(generate_event, used_seed)
+    private = {"queue": False, "api_visibility": "private"}
     canvas.change(
-        on_canvas_change,
+        bind(on_canvas_change, manager),
         inputs=[canvas, table, model],
         outputs=[table, region_map],
-        queue=False,
         trigger_mode="always_last",
-        api_visibility="private",
+        **private,
     )
-    stop_btn.click(stop_generation, inputs=None, outputs=[status], queue=False, api_visibility="private")
-    example_btn.click(
-        load_example, inputs=None, outputs=[prompt, canvas, table, strength], queue=False, api_visibility="private"
-    )
+    wire_stop(stop_btn, stop_flags, status)
+    example_btn.click(load_example, inputs=None, outputs=[prompt, canvas, table, weight], **private)
     return PaintWithWordsTab(generate_event=generate_event, result=result)
+
+
+def _settings(manager: PipelineManager):
+    """The Settings accordion: (model, negative prompt, sampler, steps, cfg, seed)."""
+    default = manager.registry.default(TXT2IMG)
+    with gr.Accordion("Settings", open=False, elem_id="pww-settings"):
+        model = gr.Dropdown(
+            manager.registry.names(TXT2IMG),
+            value=default.name if default else None,
+            label="Model",
+            elem_id="pww-model",
+        )
+        negative = gr.Textbox(label="Negative prompt", value="", lines=1, elem_id="pww-negative")
+        with gr.Row():
+            sampler = sampler_dropdown(DEFAULTS.sampler, "pww-sampler")
+            steps = limit_slider("steps", DEFAULTS.steps, "Steps", "pww-steps")
+        cfg = limit_slider("cfg_scale", DEFAULTS.cfg_scale, "CFG scale", "pww-cfg")
+        seed = seed_box(DEFAULTS.seed, "Seed (-1 = random; keep one to compare weights)", "pww-seed")
+    return model, negative, sampler, steps, cfg, seed

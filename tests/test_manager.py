@@ -285,10 +285,6 @@ def test_unloading_a_model_drops_the_side_models_it_owns(manager):
     assert [m.name for m in manager.report()] == ["shared"]
 
 
-@pytest.mark.xfail(
-    reason="pipelines/unclip/caption.py still caches the prior in a module lru_cache; it needs manager.side_model",
-    strict=False,
-)
 def test_unload_all_also_unloads_the_unclip_prior(tmp_path):
     """Caption -> image keeps the prior's parts loaded; "Unload all" (and the OOM path) must free them too."""
     from pipelines.testing import build_tiny_unclip_folder

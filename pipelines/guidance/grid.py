@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from PIL import Image, ImageDraw
 
+from ..jobs import StepCounter, StepInfo, Stopped
+from ..limits import LIMITS
 from ..png_info import attach
 from ..samplers import Sampler
 from .methods import GuidanceMethod
@@ -57,9 +59,10 @@ def validate_grid(request: GuidanceGridRequest) -> list[tuple[GuidanceMethod, fl
     if not request.strengths:
         raise ValueError("`strengths` must have at least one value, got none")
     methods = [GuidanceMethod.from_label(m) for m in request.methods]
+    scale = LIMITS["cfg_scale"]
     for s in request.strengths:
-        if not isinstance(s, (int, float)) or s != s or not 0 <= s <= 30:
-            raise ValueError(f"`strengths` must be numbers from 0 to 30, got {s!r}")
+        if not isinstance(s, (int, float)) or s != s or not scale.low <= s <= scale.high:
+            raise ValueError(f"`strengths` must be numbers from {scale.low:g} to {scale.high:g}, got {s!r}")
     cells = [(m, float(s)) for m in dict.fromkeys(methods) for s in dict.fromkeys(request.strengths)]
     if len(cells) > MAX_CELLS:
         raise ValueError(f"the grid may have at most {MAX_CELLS} cells, got {len(cells)}")
@@ -79,10 +82,12 @@ def run_grid(
     batch: int = MAX_CELLS_PER_BATCH,
     clip=None,
     verdict: Callable[[Image.Image, str], str | None] | None = None,
-    on_step: Callable[[int, int], None] | None = None,
+    on_step: Callable[[StepInfo], None] | None = None,
     stop: threading.Event | None = None,
-) -> Iterator[list[CellOutcome]]:
-    """Renders the grid in batches and yields the outcomes so far after each batch (to stream them).
+) -> tuple[list[CellOutcome], int | None]:
+    """Renders the grid in batches; returns the outcomes in row-major order and the step Stop came at (or None).
+
+    After each batch, `on_step` gets a `StepInfo` whose `partial` is the outcomes so far (to stream them).
 
     Args:
         make_pipeline: returns a per-request pipeline with a fresh scheduler (the manager's `request_pipeline`).
@@ -91,10 +96,10 @@ def run_grid(
         latent: whether the model is a latent-diffusion model (decides where thresholding applies).
         clip: a `ClipScorer` for CLIP guidance and CLIP scores, or None.
         verdict: `verdict(image, caption) -> "colour ✓ shape ✗ …"` (the shapes judge), or None.
-        on_step: progress over the whole grid, called with (steps done, steps in all batches).
-        stop: when set, the grid ends at the next step; the cells finished before stay.
+        on_step, stop: the job contract (`pipelines/jobs.py`) over the whole grid; the cells finished before
+            Stop stay.
     """
-    from .lab import Cell, Stopped, render_cells  # torch: imported when a grid runs, not when the UI is built
+    from .lab import Cell, render_cells  # torch: imported when a grid runs, not when the UI is built
 
     pairs = validate_grid(request)
     outcomes: dict[tuple[GuidanceMethod, float], CellOutcome] = {}
@@ -115,14 +120,10 @@ def run_grid(
         else:
             to_render.append(Cell(method, strength))
     batches = [to_render[i : i + batch] for i in range(0, len(to_render), batch)]
-    total = request.steps * len(batches)
-    for index, cells in enumerate(batches):
-        done = index * request.steps
-
-        def progress(step, _steps, done=done):
-            if on_step is not None:
-                on_step(done + step, total)
-
+    counter = StepCounter(request.steps * len(batches), on_step, stop)
+    for cells in batches:
+        if counter.stopped_at is not None:
+            break
         try:
             results = run_on_device(
                 render_cells,
@@ -135,11 +136,10 @@ def run_grid(
                 request.width,
                 request.height,
                 clip=clip,
-                on_step=progress,
-                stop=stop,
+                counter=counter,
             )
         except Stopped:
-            return  # Stop pressed: the cells rendered so far stay
+            break  # Stop pressed: the cells rendered so far stay
         scores = (
             clip.score([r.image for r in results], [request.prompt] * len(results)) if clip else [None] * len(results)
         )
@@ -154,7 +154,8 @@ def run_grid(
                 first = next((o for (m, _), o in outcomes.items() if m is GuidanceMethod.NONE and o.image), None)
                 if first is not None:
                     outcomes[(method, strength)] = replace(first, strength=strength, note=STRENGTH_IGNORED)
-        yield [outcomes[p] for p in pairs if p in outcomes]
+        counter.report([outcomes[p] for p in pairs if p in outcomes])
+    return [outcomes[p] for p in pairs if p in outcomes], counter.stopped_at
 
 
 def compose_grid(
@@ -194,45 +195,54 @@ def compose_grid(
     return attach(grid, parameters)
 
 
+@dataclass(frozen=True)
+class GridResult:
+    """What a lab run gives back."""
+
+    request: GuidanceGridRequest  # with model, seed and size resolved
+    outcomes: list[CellOutcome]  # row-major; a Stop leaves out the cells not rendered
+    grid: Image.Image  # all cells in one labelled PNG, with the grid's parameters
+    stopped_at: int | None = None  # the step Stop was honoured at (steps of all batches counted together)
+
+
 def guidance_grid(
     manager,
     request: GuidanceGridRequest,
     *,
-    on_step: Callable[[int, int], None] | None = None,
+    on_step: Callable[[StepInfo], None] | None = None,
     stop: threading.Event | None = None,
-) -> Iterator[tuple[GuidanceGridRequest, list[CellOutcome]]]:
-    """Runs a grid through the pipeline manager; yields (resolved request, outcomes so far) per batch.
+    preview_every: int = 0,
+) -> GridResult:
+    """Runs a grid through the pipeline manager (the job contract of `pipelines/jobs.py`).
+
+    `on_step` also receives each finished batch's outcomes so far as `StepInfo.partial`; `preview_every` is
+    accepted for the contract's sake: the grid streams finished cells instead of previews.
 
     Raises:
         ValueError: a bad field, named with the value received.
     """
+    from ..errors import require_text
+    from ..limits import check_fields, concrete_seed
     from ..models import TXT2IMG
-    from ..text_to_image import TextToImageRequest, resolve, validate
+    from ..text_to_image import check_size
 
-    # 1. Check inputs, with text-to-image's own rules for the shared fields
+    # 1. Check inputs, with the limits every action shares
     entry = manager.entry(request.model, TXT2IMG)
-    common = resolve(
-        TextToImageRequest(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt,
-            model=request.model,
-            sampler=request.sampler,
-            steps=request.steps,
-            seed=request.seed,
-            width=request.width,
-            height=request.height,
-        ),
-        entry,
-    )
-    validate(common, entry)
+    require_text(request.prompt, "prompt", "type what to draw")
+    Sampler.from_label(request.sampler)
+    check_fields(request, "steps", "seed")
+    width, height = request.width or entry.native_size, request.height or entry.native_size
+    check_size(width, height, entry)
     validate_grid(request)
-    request = replace(request, model=entry.name, seed=common.seed, width=common.width, height=common.height)
+    seed = concrete_seed(request.seed)
+    request = replace(request, model=entry.name, seed=seed, width=width, height=height)
 
     # 2. Scorers: the family's CLIP (for CLIP guidance and scores) and, for shapes models, the judge
     clip = manager.clip_scorer(entry)
     verdict = _shapes_verdict if entry.vocabulary == "shapes" else None
 
-    for outcomes in run_grid(
+    # 3. The cells, batched
+    outcomes, stopped_at = run_grid(
         lambda: manager.request_pipeline(entry.name, TXT2IMG, request.sampler),
         manager.run,
         request,
@@ -242,8 +252,9 @@ def guidance_grid(
         verdict=verdict,
         on_step=on_step,
         stop=stop,
-    ):
-        yield request, outcomes
+    )
+    grid = compose_grid(outcomes, list(dict.fromkeys(request.strengths)), grid_parameters(request))
+    return GridResult(request=request, outcomes=outcomes, grid=grid, stopped_at=stopped_at)
 
 
 def _shapes_verdict(image: Image.Image, caption: str) -> str | None:

@@ -7,14 +7,13 @@ same image as the plain pipeline call with the same settings, bit for bit.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from PIL import Image
 
+from ..jobs import StepCounter, Stopped
 from .context import StepContext
 from .guide import CellState, ClipGuide, guide
 from .methods import GuidanceMethod
@@ -31,10 +30,6 @@ class CellResult:
     cell: Cell
     image: Image.Image
     seconds: float  # this cell's share of its batch's wall time
-
-
-class Stopped(Exception):
-    """Raised inside the loop when the stop flag is set; carries nothing."""
 
 
 def _alpha_bar(scheduler, t) -> float:
@@ -60,8 +55,7 @@ def render_cells(
     width: int,
     height: int,
     clip=None,
-    on_step: Callable[[int, int], None] | None = None,
-    stop: threading.Event | None = None,
+    counter: StepCounter | None = None,
 ) -> list[CellResult]:
     """Renders `cells` in one batch from the same initial noise (the noise of `seed`).
 
@@ -69,8 +63,8 @@ def render_cells(
         pipe: a StableDiffusionPipeline-like pipeline with its own (fresh) scheduler; not shared with
             another running request.
         clip: a `ClipScorer` (needed only by CLIP guidance cells).
-        on_step: called with (step, total) after every denoising step.
-        stop: when set, raises `Stopped` at the next step.
+        counter: counts the steps of the whole grid; Stop raises `Stopped` out of this batch, except at its last
+            step, where the finished batch is kept (and `counter.stopped_at` says that Stop came).
     """
     start = time.perf_counter()
     device, n = pipe._execution_device, len(cells)
@@ -106,8 +100,6 @@ def render_cells(
 
     # 3. Denoising loop
     for step, t in enumerate(scheduler.timesteps):
-        if stop is not None and stop.is_set():
-            raise Stopped()
         model_input = scheduler.scale_model_input(torch.cat([latents[guided], latents]), t)
         eps = pipe.unet(model_input, t, encoder_hidden_states=unconditional, return_dict=False)[0]
         eps_uncond, eps_cond = eps[: len(guided)], eps[len(guided) :]
@@ -119,8 +111,12 @@ def render_cells(
             method = GuidanceMethod.NONE if uncond_i is None and cell.method.needs_unconditional else cell.method
             outputs.append(guide(method, cell.strength, eps_cond[i : i + 1], uncond_i, context, states[i], clip_guide))
         latents = scheduler.step(torch.cat(outputs), t, latents, **extra_step_kwargs, return_dict=False)[0]
-        if on_step is not None:
-            on_step(step + 1, steps)
+        if counter is not None:
+            try:
+                counter.tick()
+            except Stopped:
+                if step + 1 < steps:
+                    raise
 
     # 4. Decode
     image = pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False, generator=generators)[0]

@@ -8,10 +8,10 @@ the conditional prediction, as GLIDE did); "No guidance" ignores it.
 
 from __future__ import annotations
 
-from enum import Enum
+from ..choices import LabelledEnum
 
 
-class GuidanceMethod(Enum):
+class GuidanceMethod(LabelledEnum):
     NONE = "No guidance"
     CFG = "Classifier-free"
     NEGATIVE_PROMPT = "Classifier-free + negative prompt"
@@ -22,16 +22,9 @@ class GuidanceMethod(Enum):
     APG = "Adaptive projected guidance (APG)"
     CFG_ZERO_STAR = "CFG-Zero*"
 
-    @property
-    def label(self) -> str:
-        return self.value
-
     @classmethod
-    def from_label(cls, label: str) -> GuidanceMethod:
-        for method in cls:
-            if label in (method.value, method.name):
-                return method
-        raise ValueError(f"`method` must be one of {[m.value for m in cls]}, got {label!r}")
+    def field(cls) -> str:
+        return "method"
 
     @property
     def needs_unconditional(self) -> bool:

@@ -8,7 +8,7 @@ stabilityai/stable-diffusion-2-1-unclip), always through the pipeline's own call
 - `interpolation.py`: slerp between two images' z_i (and their DDIM-inverted x_T): a strip of frames, a GIF.
 - `text_diff.py`: z_i turned towards the difference of two captions' CLIP text embeddings.
 - `caption.py`: caption -> z_i by a prior, then the decoder.
-- `common.py`: what they share: checks, the step/Stop counter, encoding, decoding, DDIM inversion.
+- `common.py`: what they share: checks, encoding, decoding, DDIM inversion.
 - `examples.py`: shapes-world pictures and captions to start from.
 
 Nothing here imports gradio; errors are ValueErrors naming the parameter. The names below are the package's
@@ -16,16 +16,13 @@ public face, what the studio, the benchmarks and the tests import.
 """
 
 from .caption import CaptionRequest, caption_to_image, has_prior
-from .common import MAX_FRAMES, MAX_NOISE_LEVEL, MAX_VARIATIONS, UnclipResult, ddim_invert, encode_image
+from .common import UnclipResult, ddim_invert, encode_image
 from .examples import example_image, shapes_captions
 from .interpolation import InterpolationRequest, NoiseMode, interpolate, save_gif, slerp
 from .text_diff import TextDiffRequest, best_caption, text_diff, text_embedding_pair
 from .variations import VariationsRequest, variations
 
 __all__ = [
-    "MAX_FRAMES",
-    "MAX_NOISE_LEVEL",
-    "MAX_VARIATIONS",
     "CaptionRequest",
     "InterpolationRequest",
     "NoiseMode",

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,10 +12,11 @@ from pathlib import Path
 import torch
 
 from ..errors import require_text
+from ..jobs import StepCounter, StepInfo, Stopped
+from ..limits import check
 from ..manager import PipelineManager
 from ..models import ModelEntry
-from ..text_to_image import MAX_STEPS, StepInfo
-from .common import Progress, Stopped, UnclipResult, check_common, resolve_seed, unclip_entry, unclip_pipe
+from .common import UnclipResult, resolve, unclip_pipe
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,10 @@ class CaptionRequest:
 
     caption: str
     model: str | None = None
-    prior_steps: int = 25  # DDPM steps of the prior, 1..150
-    prior_guidance_scale: float = 4.0  # classifier-free guidance of the prior, 0..30
+    prior_steps: int = 25  # DDPM steps of the prior
+    prior_cfg_scale: float = 4.0  # classifier-free guidance of the prior
     steps: int = 20  # DDIM steps of the decoder
-    guidance_scale: float = 5.0  # decoder guidance on the image embedding
+    cfg_scale: float = 5.0  # decoder guidance on the image embedding
     seed: int = -1
 
 
@@ -37,9 +37,8 @@ def has_prior(entry: ModelEntry) -> bool:
     return entry.is_local and (Path(entry.source) / "prior" / "config.json").is_file()
 
 
-@functools.lru_cache(maxsize=2)
-def _prior_parts(folder: str, device: str, dtype: torch.dtype) -> tuple:
-    """(tokenizer, text encoder with projection, PriorTransformer, scheduler config) of a folder, loaded once."""
+def _load_prior_parts(folder: str, device: str, dtype: torch.dtype) -> tuple:
+    """(tokenizer, text encoder with projection, PriorTransformer, scheduler config) of a folder."""
     from diffusers import DDPMScheduler, PriorTransformer
     from transformers import AutoTokenizer, CLIPTextModelWithProjection
 
@@ -68,21 +67,23 @@ def caption_to_image(
 ) -> UnclipResult:
     """One image from a caption with the prior + decoder (`StableUnCLIPPipeline`, sharing the decoder's weights)."""
     # 1. Check inputs
-    entry = unclip_entry(manager, request.model)
-    request = resolve_seed(request, entry)
+    entry, request = resolve(manager, request)
     require_text(request.caption, "caption", "type what to draw")
     if not has_prior(entry):
         raise ValueError(f"{entry.name} has no prior (caption -> image embedding): upload an image instead")
-    check_common(request, entry)
-    if not isinstance(request.prior_steps, int) or not 1 <= request.prior_steps <= MAX_STEPS:
-        raise ValueError(f"`prior_steps` must be an integer from 1 to {MAX_STEPS}, got {request.prior_steps!r}")
+    check(request.prior_steps, "steps", "prior_steps")
 
     def work() -> UnclipResult:
         from diffusers import DDPMScheduler, StableUnCLIPPipeline
 
         base = unclip_pipe(manager, entry)
-        tokenizer, text_encoder, prior, scheduler_config = _prior_parts(
-            entry.source, str(base.unet.device), base.unet.dtype
+        device, dtype = str(base.unet.device), base.unet.dtype
+        tokenizer, text_encoder, prior, scheduler_config = manager.side_model(  # in the budget, gone with Unload all
+            ("unclip-prior", entry.source, device, dtype),
+            lambda: _load_prior_parts(entry.source, device, dtype),
+            label=f"{entry.name} prior",
+            use="caption -> image embedding",
+            owner=entry.name,
         )
         # 2. The text-to-image pipeline on the decoder's own components (no copy of the weights)
         pipe = StableUnCLIPPipeline(
@@ -99,23 +100,23 @@ def caption_to_image(
             vae=base.vae,
         )
         pipe.set_progress_bar_config(disable=True)
-        progress = Progress(request.prior_steps + request.steps, on_step, stop, preview_every)
+        progress = StepCounter(request.prior_steps + request.steps, on_step, stop, preview_every)
         # 3. Prior then decoder, the pipeline's own loops
         try:
             image = pipe(
                 prompt=request.caption,
                 prior_num_inference_steps=request.prior_steps,
-                prior_guidance_scale=request.prior_guidance_scale,
+                prior_guidance_scale=request.prior_cfg_scale,
                 num_inference_steps=request.steps,
-                guidance_scale=request.guidance_scale,
+                guidance_scale=request.cfg_scale,
                 height=entry.native_size,
                 width=entry.native_size,
                 generator=torch.Generator("cpu").manual_seed(request.seed),
-                callback=progress.callback(pipe),
+                callback=progress.legacy_callback(pipe),
                 callback_steps=1,
             ).images[0]
         except Stopped:
-            return UnclipResult([], [], request.seed, request, stopped=True)
+            return UnclipResult([], [], request.seed, request, stopped_at=progress.stopped_at)
         return UnclipResult([image], [request.caption], request.seed, request)
 
     return manager.run(work)

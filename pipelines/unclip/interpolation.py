@@ -10,7 +10,6 @@ end-point PSNR 36.8 vs 36.6 dB).
 
 from __future__ import annotations
 
-import enum
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,38 +18,30 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..choices import LabelledEnum
+from ..jobs import StepCounter, StepInfo, Stopped
+from ..limits import check
 from ..manager import PipelineManager
-from ..text_to_image import StepInfo
 from .common import (
-    MAX_FRAMES,
-    Progress,
-    Stopped,
     UnclipResult,
-    check_common,
     ddim_invert,
     decode,
     encode_image,
     load_image,
-    resolve_seed,
-    unclip_entry,
+    resolve,
     unclip_pipe,
 )
 
 
-class NoiseMode(enum.Enum):
+class NoiseMode(LabelledEnum):
     """x_T of the interpolation frames; the value is the UI label."""
 
     FIXED = "fixed"  # one seed's noise for every frame
     INVERTED = "inverted"  # slerp between the two inputs' DDIM-inverted noises (end points reproduce the inputs)
 
     @classmethod
-    def from_label(cls, label: str | NoiseMode) -> NoiseMode:
-        if isinstance(label, NoiseMode):
-            return label
-        for mode in cls:
-            if str(label).strip().lower() in (mode.value, mode.name.lower()):
-                return mode
-        raise ValueError(f"`noise_mode` must be one of {[m.value for m in cls]}, got {label!r}")
+    def field(cls) -> str:
+        return "noise_mode"
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, theta: float, eps: float = 1e-4) -> torch.Tensor:
@@ -86,7 +77,7 @@ class InterpolationRequest:
     frames: int = 7  # 2..16, θ = 0, 1/(k−1), ..., 1
     noise_mode: str = NoiseMode.INVERTED.value  # "fixed" or "inverted"
     steps: int = 20  # DDIM steps (also of the inversion), 1..150
-    guidance_scale: float = 5.0  # of the inversions and of every frame; 1 = none (frames then cling to the ends)
+    cfg_scale: float = 5.0  # of the inversions and of every frame; 1 = none (frames then cling to the ends)
     seed: int = -1  # the fixed noise (fixed mode) and the embedding noise
 
 
@@ -100,20 +91,17 @@ def interpolate(
 ) -> UnclipResult:
     """`request.frames` images along θ ∈ [0, 1] between two images (see the module docstring)."""
     # 1. Check inputs
-    entry = unclip_entry(manager, request.model)
-    request = resolve_seed(request, entry)
+    entry, request = resolve(manager, request)
     image_a, image_b = load_image(request.image_a, "image_a"), load_image(request.image_b, "image_b")
-    check_common(request, entry)
     mode = NoiseMode.from_label(request.noise_mode)
-    if not isinstance(request.frames, int) or not 2 <= request.frames <= MAX_FRAMES:
-        raise ValueError(f"`frames` must be an integer from 2 to {MAX_FRAMES}, got {request.frames!r}")
+    check(request.frames, "interpolation_frames", "frames")
     thetas = [i / (request.frames - 1) for i in range(request.frames)]
     size = entry.native_size
 
     def work() -> UnclipResult:
         pipe = unclip_pipe(manager, entry)
         inversions = 2 if mode is NoiseMode.INVERTED else 0
-        progress = Progress((request.frames + inversions) * request.steps, on_step, stop, preview_every)
+        progress = StepCounter((request.frames + inversions) * request.steps, on_step, stop, preview_every)
         images, labels = [], []
         try:
             # 2. Encode both images: z_1, z_2
@@ -122,7 +110,7 @@ def interpolate(
             if mode is NoiseMode.INVERTED:
                 noises = []
                 for image, z in ((image_a, z1), (image_b, z2)):
-                    guidance, seed = request.guidance_scale, request.seed
+                    guidance, seed = request.cfg_scale, request.seed
                     noises.append(ddim_invert(pipe, image, z, request.steps, guidance, seed, size, progress))
             else:
                 latent_size = size // pipe.vae_scale_factor
@@ -136,7 +124,7 @@ def interpolate(
                 images.append(decode(pipe, slerp(z1, z2, theta), request, generator, progress, latents, size=size))
                 labels.append(f"θ = {theta:.2f}")
         except Stopped:
-            return UnclipResult(images, labels, request.seed, request, True, thetas[: len(images)])
+            return UnclipResult(images, labels, request.seed, request, progress.stopped_at, thetas[: len(images)])
         return UnclipResult(images, labels, request.seed, request, thetas=thetas)
 
     return manager.run(work)

@@ -15,20 +15,17 @@ import torch
 from PIL import Image
 
 from ..errors import require_text
+from ..jobs import StepCounter, StepInfo, Stopped
+from ..limits import check
 from ..manager import PipelineManager
 from ..models import ModelEntry
-from ..text_to_image import StepInfo
 from .common import (
-    MAX_FRAMES,
-    Progress,
-    Stopped,
     UnclipResult,
-    check_common,
     ddim_invert,
     decode,
     encode_image,
     load_image,
-    resolve_seed,
+    resolve,
     unclip_entry,
     unclip_pipe,
 )
@@ -46,7 +43,7 @@ class TextDiffRequest:
     theta: float = 0.75  # the last frame's θ, 0..1 (0 = the image's own embedding)
     frames: int = 4  # 1..16 frames at θ = linspace(0, theta) (just `theta` when 1)
     steps: int = 20
-    guidance_scale: float = 5.0
+    cfg_scale: float = 5.0
     seed: int = -1  # the embedding noise; x_T is the image's DDIM inversion, the same for every frame
 
 
@@ -75,16 +72,12 @@ def text_diff(
 ) -> UnclipResult:
     """Edits an image by the text difference target − source (see the module docstring)."""
     # 1. Check inputs
-    entry = unclip_entry(manager, request.model)
-    request = resolve_seed(request, entry)
+    entry, request = resolve(manager, request)
     image = load_image(request.image, "image")
-    check_common(request, entry)
     require_text(request.source_caption, "source_caption", "say what the image shows, e.g. “a red circle”")
     require_text(request.target_caption, "target_caption", "say what it should show, e.g. “a blue circle”")
-    if not 0 <= request.theta <= 1:
-        raise ValueError(f"`theta` must be from 0 to 1, got {request.theta!r}")
-    if not isinstance(request.frames, int) or not 1 <= request.frames <= MAX_FRAMES:
-        raise ValueError(f"`frames` must be an integer from 1 to {MAX_FRAMES}, got {request.frames!r}")
+    check(request.theta, "theta")
+    check(request.frames, "text_diff_frames", "frames")
     if request.frames == 1:
         thetas = [float(request.theta)]
     else:
@@ -102,7 +95,7 @@ def text_diff(
             )
         z_d = z_d.to(z_i.device, z_i.dtype)
         norm = z_i.norm()
-        progress = Progress((len(thetas) + 1) * request.steps, on_step, stop, preview_every)
+        progress = StepCounter((len(thetas) + 1) * request.steps, on_step, stop, preview_every)
         images, labels = [], []
         try:
             # 3. x_T: the image's DDIM inversion under z_i, unguided (DALL-E 2 keeps it fixed while z moves)
@@ -116,7 +109,7 @@ def text_diff(
                 )
                 labels.append(f"θ = {theta:.2f}")
         except Stopped:
-            return UnclipResult(images, labels, request.seed, request, True, thetas[: len(images)])
+            return UnclipResult(images, labels, request.seed, request, progress.stopped_at, thetas[: len(images)])
         return UnclipResult(images, labels, request.seed, request, thetas=thetas)
 
     return manager.run(work)

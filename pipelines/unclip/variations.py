@@ -14,20 +14,15 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..jobs import StepCounter, StepInfo, Stopped
+from ..limits import check
 from ..manager import PipelineManager
-from ..text_to_image import StepInfo
 from .common import (
-    MAX_NOISE_LEVEL,
-    MAX_VARIATIONS,
-    Progress,
-    Stopped,
     UnclipResult,
-    check_common,
     decode,
     encode_image,
     load_image,
-    resolve_seed,
-    unclip_entry,
+    resolve,
     unclip_pipe,
 )
 
@@ -42,7 +37,7 @@ class VariationsRequest:
     noise_level: int = 0  # 0..999: noise added to z_i before decoding (further from the input when higher)
     eta: float = 0.0  # DDIM η, 0..1: 0 = deterministic per seed, 1 = fresh noise at every step
     steps: int = 20  # DDIM steps, 1..150
-    guidance_scale: float = 5.0  # classifier-free guidance on the image embedding (1 = none), 0..30
+    cfg_scale: float = 5.0  # classifier-free guidance on the image embedding (1 = none), 0..30
     seed: int = -1  # -1 = random
 
 
@@ -62,20 +57,15 @@ def variations(
         preview_every: decode a preview every this many steps (0 = never).
     """
     # 1. Check inputs
-    entry = unclip_entry(manager, request.model)
-    request = resolve_seed(request, entry)
+    entry, request = resolve(manager, request)
     image = load_image(request.image, "image")
-    check_common(request, entry)
-    if not isinstance(request.count, int) or not 1 <= request.count <= MAX_VARIATIONS:
-        raise ValueError(f"`count` must be an integer from 1 to {MAX_VARIATIONS}, got {request.count!r}")
-    if not isinstance(request.noise_level, int) or not 0 <= request.noise_level <= MAX_NOISE_LEVEL:
-        raise ValueError(f"`noise_level` must be an integer from 0 to {MAX_NOISE_LEVEL}, got {request.noise_level!r}")
-    if not 0 <= request.eta <= 1:
-        raise ValueError(f"`eta` must be from 0 to 1, got {request.eta!r}")
+    check(request.count, "variations", "count")
+    check(request.noise_level, "noise_level")
+    check(request.eta, "eta")
 
     def work() -> UnclipResult:
         pipe = unclip_pipe(manager, entry)
-        progress = Progress(request.count * request.steps, on_step, stop, preview_every)
+        progress = StepCounter(request.count * request.steps, on_step, stop, preview_every)
         # 2. Encode the image: z_i
         embeds = encode_image(pipe, image)
         images, labels = [], []
@@ -97,7 +87,7 @@ def variations(
                 )
                 labels.append(f"seed {request.seed + i}")
         except Stopped:
-            return UnclipResult(images, labels, request.seed, request, stopped=True)
+            return UnclipResult(images, labels, request.seed, request, stopped_at=progress.stopped_at)
         return UnclipResult(images, labels, request.seed, request)
 
     return manager.run(work)

@@ -4,23 +4,16 @@ import numpy as np
 import pytest
 
 from pipelines.guidance import GuidanceMethod
-from pipelines.guidance.grid import GuidanceGridRequest, compose_grid, grid_parameters, guidance_grid
+from pipelines.guidance.grid import GuidanceGridRequest, guidance_grid
 from pipelines.png_info import read_parameters
 from pipelines.text_to_image import TextToImageRequest, text_to_image
-
-
-def _last(iterator):
-    last = None
-    for last in iterator:
-        pass
-    return last
 
 
 def test_a_one_cell_grid_is_bit_identical_to_txt2img(shared_manager):
     request = GuidanceGridRequest(
         prompt="a red circle", methods=(GuidanceMethod.CFG.label,), strengths=(6.0,), steps=5, seed=11
     )
-    _, (cell,) = _last(guidance_grid(shared_manager, request))
+    (cell,) = guidance_grid(shared_manager, request).outcomes
     (image,) = text_to_image(
         shared_manager, TextToImageRequest(prompt="a red circle", steps=5, cfg_scale=6.0, seed=11)
     ).images
@@ -38,18 +31,25 @@ def test_grid_streams_batches_and_labels_every_cell(shared_manager, monkeypatch)
         steps=3,
         seed=1,
     )
-    progress = []
-    updates = list(guidance_grid(shared_manager, request, on_step=lambda s, n: progress.append((s, n))))
+    progress, updates = [], []
+
+    def on_step(info):
+        progress.append((info.step, info.total))
+        if info.partial is not None:
+            updates.append(info.partial)
+
+    result = guidance_grid(shared_manager, request, on_step=on_step)
     assert len(updates) == 2  # 3 renders (one for the whole "no guidance" row) in batches of 2
-    resolved, outcomes = updates[-1]
+    outcomes = result.outcomes
+    assert updates[-1] == outcomes
     assert [(o.method, o.strength) for o in outcomes] == [
         (m, s) for m in (GuidanceMethod.NONE, GuidanceMethod.CFG, GuidanceMethod.STATIC_THRESHOLD) for s in (2.0, 5.0)
     ]
     static = [o for o in outcomes if o.method is GuidanceMethod.STATIC_THRESHOLD]
     assert all(o.image is None and "latent" in o.note for o in static)  # never a silent no-op
     assert progress[-1] == (6, 6)
-    grid_png = compose_grid(outcomes, [2.0, 5.0], grid_parameters(resolved))
-    assert "Guidance methods: No guidance | Classifier-free" in read_parameters(grid_png)
+    assert "Guidance methods: No guidance | Classifier-free" in read_parameters(result.grid)
+    assert result.stopped_at is None
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ def test_bad_grid_requests_say_what_is_wrong(shared_manager, field, value, messa
     request = GuidanceGridRequest(prompt="a red circle", steps=2)
     request = GuidanceGridRequest(**{**request.__dict__, field: value})
     with pytest.raises(ValueError, match=message):
-        _last(guidance_grid(shared_manager, request))
+        guidance_grid(shared_manager, request)
 
 
 def test_stop_ends_the_grid_and_keeps_the_cells_already_rendered(shared_manager, monkeypatch):
@@ -80,10 +80,10 @@ def test_stop_ends_the_grid_and_keeps_the_cells_already_rendered(shared_manager,
         prompt="a red circle", methods=(GuidanceMethod.CFG.label,), strengths=(2.0, 4.0, 6.0), steps=3
     )
 
-    def on_step(step, total):
-        if step == 3:  # the first batch (one cell) is done
+    def on_step(info):
+        if info.step == 3:  # the first batch (one cell) is done
             stop.set()
 
-    updates = list(guidance_grid(shared_manager, request, on_step=on_step, stop=stop))
-    assert len(updates) == 1
-    assert [o.strength for o in updates[-1][1]] == [2.0]
+    result = guidance_grid(shared_manager, request, on_step=on_step, stop=stop)
+    assert [o.strength for o in result.outcomes] == [2.0]
+    assert result.stopped_at == 3

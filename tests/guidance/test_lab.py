@@ -6,6 +6,7 @@ import torch
 
 from pipelines.guidance import GuidanceMethod
 from pipelines.guidance.lab import Cell, render_cells
+from pipelines.jobs import StepCounter
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,8 @@ def test_batched_cells_share_the_initial_noise_and_differ_by_method(pipe):
     _fresh_scheduler(pipe)
     cells = [Cell(GuidanceMethod.CFG, 1.0), Cell(GuidanceMethod.NONE, 3.0), Cell(GuidanceMethod.CFG, 9.0)]
     steps = []
-    results = render_cells(pipe, cells, "a red circle", "", 1, 5, 64, 64, on_step=lambda s, n: steps.append(s))
+    counter = StepCounter(5, on_step=lambda info: steps.append(info.step))
+    results = render_cells(pipe, cells, "a red circle", "", 1, 5, 64, 64, counter=counter)
     images = [np.asarray(r.image) for r in results]
     assert np.array_equal(images[0], images[1])  # s = 1 is plain conditional sampling
     assert not np.array_equal(images[0], images[2])

@@ -21,8 +21,10 @@ def results():
     manager = PipelineManager(ManagerConfig(device="cpu", offline=True, include_hub=False))
     out = []
     for i, case in enumerate(make_cases(CASES, seed=0, style="scene")):
-        request = InpaintRequest(case.prompt, model="shapes-sd", method=Method.BOTH.label, cfg_scale=7.0, seed=i)
-        out.append((case, inpaint(manager, request, case.image, case.mask)))
+        request = InpaintRequest(
+            case.prompt, case.image, case.mask, model="shapes-sd", method=Method.BOTH.label, cfg_scale=7.0, seed=i
+        )
+        out.append((case, inpaint(manager, request)))
     return out
 
 

@@ -18,7 +18,7 @@ FAST = dict(steps=3, seed=7, sampler="DDIM")
 
 
 def run(manager, image, mask, **kwargs):
-    return inpaint(manager, InpaintRequest("a green triangle on the right", **{**FAST, **kwargs}), image, mask)
+    return inpaint(manager, InpaintRequest("a green triangle on the right", image, mask, **{**FAST, **kwargs}))
 
 
 def outside_diff(result_image, original, mask) -> int:
@@ -58,7 +58,7 @@ def test_same_seed_same_image_and_other_seed_differs(inpaint_manager, scene, rig
 
 @pytest.mark.parametrize("sampler", ["Euler a", "DPM++ 2M"])
 def test_partial_strength_with_other_samplers_keeps_outside(inpaint_manager, scene, right_mask, sampler):
-    result = run(inpaint_manager, scene, right_mask, sampler=sampler, strength=0.5, steps=4, cfg_scale=1.0)
+    result = run(inpaint_manager, scene, right_mask, sampler=sampler, denoising_strength=0.5, steps=4, cfg_scale=1.0)
     assert outside_diff(result.images[0], scene, right_mask) <= 1
 
 
@@ -130,9 +130,7 @@ def test_stop_ends_early(inpaint_manager, scene, right_mask):
 
     result = inpaint(
         inpaint_manager,
-        InpaintRequest("a red circle", steps=10, seed=1, sampler="DDIM"),
-        scene,
-        right_mask,
+        InpaintRequest("a red circle", scene, right_mask, steps=10, seed=1, sampler="DDIM"),
         on_step=on_step,
         stop=stop,
     )
@@ -190,8 +188,8 @@ def test_editor_layer_mask_uses_alpha(inpaint_manager, scene, right_mask):
         ),
         ("scene", "right", {"outpaint_left": 4}, "got 68x64 after outpainting"),
         (np.zeros((136, 136, 3), np.uint8), np.ones((136, 136), bool), {}, "at most 16384 pixels for tiny-sd"),
-        ("scene", "right", {"strength": 0.0}, "`strength` must be greater than 0"),
-        ("scene", "right", {"strength": 0.1, "steps": 3}, "leaves no denoising step"),
+        ("scene", "right", {"denoising_strength": 0.0}, "`denoising_strength` must be greater than 0"),
+        ("scene", "right", {"denoising_strength": 0.1, "steps": 3}, "leaves no denoising step"),
         ("scene", "right", {"mask_blur": -1}, "`mask_blur` must be an integer from 0 to 64, got -1"),
         ("scene", "right", {"resample": 0}, "`resample` must be an integer from 1 to 10, got 0"),
         ("scene", "right", {"resample": 2.5}, "`resample` must be an integer from 1 to 10, got 2.5"),

@@ -23,7 +23,7 @@ def placement(steer: bool) -> Tally:
         regions = (Region("red", phrases[0]), Region("blue", phrases[1]))
         for seed in SEEDS:
             request = PaintWithWordsRequest(
-                prompt, layout_of(masks), regions, strength=1.0, steer_layout=steer, model="shapes-sd", seed=seed
+                prompt, layout_of(masks), regions, paint_weight=1.0, steer_layout=steer, model="shapes-sd", seed=seed
             )
             score(tally, paint_with_words(manager, request).images[0], phrases, masks)
     return tally

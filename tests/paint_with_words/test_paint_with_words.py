@@ -46,7 +46,7 @@ def request(**overrides) -> PaintWithWordsRequest:
         prompt=PROMPT,
         layout=two_region_layout(),
         regions=(Region("red", "red circle"), Region("blue", "blue square")),
-        strength=0.4,
+        paint_weight=0.4,
         steps=3,
         seed=11,
         sampler="DDIM",
@@ -98,7 +98,7 @@ def test_processor_output_matches_the_formula(unet):
     weights[1, [2, 3]] = 1.0  # red → tokens 2, 3
     weights[2, [6, 7]] = 0.5  # blue → tokens 6, 7 with half weight
     alphas = torch.linspace(0.999, 0.01, 1000)
-    state = PaintState(labels, weights, strength=0.3, cfg=True, alphas_cumprod=alphas)
+    state = PaintState(labels, weights, weight=0.3, cfg=True, alphas_cumprod=alphas)
     state.set_timestep(torch.tensor(700), (size, size))
     sigma = math.sqrt((1 - alphas[700].item()) / alphas[700].item())
     assert state.sigma == pytest.approx(sigma)
@@ -147,7 +147,7 @@ def test_processors_are_installed_for_the_block_only(unet):
 
 # ----------------------------------------------------------------------------- the method end to end
 def test_strength_zero_reproduces_text_to_image_bit_for_bit(shared_manager):
-    painted = paint_with_words(shared_manager, request(strength=0.0, sampler="Euler a", cfg_scale=5.0))
+    painted = paint_with_words(shared_manager, request(paint_weight=0.0, sampler="Euler a", cfg_scale=5.0))
     plain = text_to_image(
         shared_manager, TextToImageRequest(PROMPT, steps=3, seed=11, sampler="Euler a", cfg_scale=5.0)
     )
@@ -159,7 +159,7 @@ def test_painting_changes_the_image_and_a_later_text_to_image_call_is_unaffected
     before = text_to_image(shared_manager, plain_request).images[0]
     unet = shared_manager.pipeline("tiny-sd").unet
     processors = dict(unet.attn_processors)
-    painted = paint_with_words(shared_manager, request(strength=2.0)).images[0]
+    painted = paint_with_words(shared_manager, request(paint_weight=2.0)).images[0]
     assert not np.array_equal(np.asarray(painted), np.asarray(before))
     assert unet.attn_processors == processors
     after = text_to_image(shared_manager, plain_request).images[0]
@@ -213,7 +213,7 @@ def test_unknown_word_in_phrase(tokenizer):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"strength": 3.0}, "`strength` must be from 0 to 2.0, got 3.0"),
+        ({"paint_weight": 3.0}, "`paint_weight` must be from 0 to 2, got 3.0"),
         ({"regions": ()}, "`regions` must tie at least one painted colour"),
         ({"regions": (Region("green", "red circle"),)}, "`regions[0].colour` green is not painted on the layout"),
         ({"regions": (Region("pink", "red circle"),)}, "`colour` must be one of the palette's"),
@@ -296,7 +296,7 @@ def test_processor_matches_the_formula_on_an_sd2_style_unet():
     labels[8:24, 8:24] = 3
     weights = torch.zeros(len(PALETTE) + 1, 10)
     weights[3, [4, 5, 6]] = 2.0
-    state = PaintState(labels, weights, strength=0.25, cfg=False, alphas_cumprod=torch.linspace(0.999, 0.01, 1000))
+    state = PaintState(labels, weights, weight=0.25, cfg=False, alphas_cumprod=torch.linspace(0.999, 0.01, 1000))
     state.set_timestep(torch.tensor(400.0), (8, 8))
     names = [n for n in unet.attn_processors if n.endswith("attn2.processor")]
     for name in (names[0], names[-2]):  # an 8x8 and a 4x4 layer
@@ -330,14 +330,14 @@ def test_sdxl_is_painted_and_steered_and_left_as_it_was(tmp_path):
     build_tiny_sdxl_folder(tmp_path / "models" / "tiny-sdxl")
     manager = PipelineManager(ManagerConfig(models_dir=tmp_path / "models", device="cpu", offline=True))
     common = dict(model="tiny-sdxl", steps=4, sampler="Euler", batch_size=2)
-    steered = paint_with_words(manager, request(strength=0.5, **common))
+    steered = paint_with_words(manager, request(paint_weight=0.5, **common))
     assert steered.steered and "steered" in read_parameters(steered.images[0])
-    biased = paint_with_words(manager, request(strength=0.5, steer_layout=False, **common))
+    biased = paint_with_words(manager, request(paint_weight=0.5, steer_layout=False, **common))
     assert not biased.steered
     assert not np.array_equal(np.asarray(steered.images[1]), np.asarray(biased.images[1]))
     unet = manager.pipeline("tiny-sdxl").unet
     processors = dict(unet.attn_processors)
     plain = text_to_image(manager, TextToImageRequest(PROMPT, seed=11, cfg_scale=7.0, **common))
-    unpainted = paint_with_words(manager, request(strength=0.0, cfg_scale=7.0, **common))
+    unpainted = paint_with_words(manager, request(paint_weight=0.0, cfg_scale=7.0, **common))
     np.testing.assert_array_equal(np.asarray(unpainted.images[1]), np.asarray(plain.images[1]))
     assert unet.attn_processors == processors and not unet._forward_pre_hooks

@@ -210,7 +210,7 @@ PWW_CASES = {
         {"regions": {**TABLE, "data": [["red", "red circle", "heavy"]]}},
         r"weight for red must be a number",
     ),
-    "strength above range": ({"strength": 9}, r"greater than maximum value 2"),
+    "paint weight above range": ({"paint_weight": 9}, r"greater than maximum value 2"),
     "unknown colour": ({"regions": {**TABLE, "data": [["ultraviolet", "red circle", 1]]}}, r"ultraviolet"),
     "layout not an image": ({"layout": "fake"}, r"not an image the studio can read"),
     "empty prompt": ({"prompt": " "}, r"`prompt` is empty: type what to draw"),

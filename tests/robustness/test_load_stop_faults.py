@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import inspect
 import threading
 import time
 
@@ -24,9 +23,10 @@ CLIENTS, REQUESTS = 8, 3
 def stop_flags_of(demo):
     """The app's per-session Stop flags (the object the Stop buttons set), found through the Stop handler."""
     for block_fn in demo.fns.values():
-        if getattr(block_fn.fn, "__name__", "") == "stop_generation":
-            return inspect.getclosurevars(block_fn.fn).nonlocals["stop_flags"]
-    raise AssertionError("no stop_generation handler")
+        if getattr(block_fn.fn, "__name__", "") == "stop_session":
+            (stop_flags,) = block_fn.fn.bound_args
+            return stop_flags
+    raise AssertionError("no stop_session handler")
 
 
 def generate(client, seed: int, steps: int = 2):

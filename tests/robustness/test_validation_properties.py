@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.guidance.grid import MAX_CELLS, GuidanceGridRequest, validate_grid
+from pipelines.limits import LIMITS, MAX_SEED
 from pipelines.masks import normalise_image
 from pipelines.models import ModelEntry
-from pipelines.paint_with_words import MAX_STRENGTH, PaintWithWordsRequest, Region, validate_paint
+from pipelines.paint_with_words import PaintWithWordsRequest, Region, validate_paint
 from pipelines.samplers import Sampler
-from pipelines.text_to_image import MAX_BATCH, MAX_SEED, MAX_STEPS, TextToImageRequest, validate
+from pipelines.text_to_image import TextToImageRequest, validate
 from studio.guidance_lab_tab import parse_strengths
 
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -54,10 +55,10 @@ def test_text_to_image_request_is_accepted_in_range_or_refused_by_name(
         assert str(e).startswith("`"), f"the message must name the parameter: {e}"
         return
     assert prompt.strip() and Sampler.from_label(sampler) is not Sampler.LCM
-    assert isinstance(steps, int) and 1 <= steps <= MAX_STEPS
+    assert isinstance(steps, int) and not isinstance(steps, bool) and 1 <= steps <= LIMITS["steps"].high
     assert math.isfinite(cfg) and 0 <= cfg <= 30
     assert isinstance(seed, int) and -1 <= seed <= MAX_SEED
-    assert isinstance(batch, int) and 1 <= batch <= MAX_BATCH
+    assert isinstance(batch, int) and 1 <= batch <= LIMITS["batch_size"].high
     assert width % 8 == 0 and height % 8 == 0 and 8 <= width and 8 <= height and width * height <= ENTRY.max_pixels
 
 
@@ -100,16 +101,17 @@ def test_guidance_grid_cells_are_in_range_or_refused(methods, strengths):
 
 
 @PROPS
-@given(strength=numbers, weight=numbers)
-def test_paint_with_words_weights_are_in_range_or_refused(strength, weight):
+@given(paint_weight=numbers, weight=numbers)
+def test_paint_with_words_weights_are_in_range_or_refused(paint_weight, weight):
     layout = np.zeros((8, 8, 4), np.uint8)
-    request = PaintWithWordsRequest("a red circle", layout, (Region("red", "red circle", weight),), strength=strength)
+    regions = (Region("red", "red circle", weight),)
+    request = PaintWithWordsRequest("a red circle", layout, regions, paint_weight=paint_weight)
     try:
         validate_paint(request)
     except ValueError as e:
         assert str(e).startswith("`"), str(e)
         return
-    assert 0 <= strength <= MAX_STRENGTH and 0 <= weight <= 10
+    assert 0 <= paint_weight <= LIMITS["paint_weight"].high and 0 <= weight <= LIMITS["region_weight"].high
 
 
 @settings(max_examples=60, deadline=None)

@@ -18,7 +18,7 @@ def test_pick_methods_and_strengths_and_see_nine_labelled_cells(browser, studio_
 
     def spy(make_pipeline, run_on_device, request, **kwargs):  # what the server was asked to render
         received.append(request)
-        yield from real(make_pipeline, run_on_device, request, **kwargs)
+        return real(make_pipeline, run_on_device, request, **kwargs)
 
     monkeypatch.setattr(grid, "run_grid", spy)
     context = browser.new_context(viewport={"width": 1280, "height": 1200})

@@ -21,7 +21,8 @@ def test_inpaint_is_listed_with_named_parameters(client):
     api = client.view_api(print_info=False, return_format="dict")
     names = [p["parameter_name"] for p in api["named_endpoints"]["/inpaint"]["parameters"]]
     assert names[:4] == ["editor", "prompt", "negative_prompt", "method"]
-    assert {"strength", "mask_blur", "only_masked", "outpaint_sides", "outpaint_pixels", "seed"} <= set(names)
+    assert {"denoising_strength", "mask_blur", "only_masked", "outpaint_sides", "outpaint_pixels"} <= set(names)
+    assert "seed" in names
 
 
 def test_model_bound_events_share_one_queue(studio_manager):

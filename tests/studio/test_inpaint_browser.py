@@ -61,9 +61,10 @@ def received(monkeypatch):
     calls = []
     real = inpaint_tab.inpaint
 
-    def spy(manager, request, image, mask, **kwargs):
-        calls.append({"request": request, "image": np.asarray(image).copy(), "mask": np.asarray(mask).copy()})
-        return real(manager, request, image, mask, **kwargs)
+    def spy(manager, request, **kwargs):
+        image, mask = np.asarray(request.image).copy(), np.asarray(request.mask).copy()
+        calls.append({"request": request, "image": image, "mask": mask})
+        return real(manager, request, **kwargs)
 
     monkeypatch.setattr(inpaint_tab, "inpaint", spy)
     return calls

@@ -35,7 +35,7 @@ def editor_value(path: str) -> dict:
 def test_paint_with_words_is_listed_with_named_parameters(client):
     api = client.view_api(print_info=False, return_format="dict")
     names = [p["parameter_name"] for p in api["named_endpoints"]["/paint_with_words"]["parameters"]]
-    assert names[:4] == ["prompt", "layout", "regions", "strength"]
+    assert names[:4] == ["prompt", "layout", "regions", "paint_weight"]
 
 
 def test_paint_with_words_returns_the_image_and_the_region_map(client, layer_file):
@@ -44,7 +44,7 @@ def test_paint_with_words_returns_the_image_and_the_region_map(client, layer_fil
         prompt="a red circle above a blue square",
         layout=editor_value(layer_file),
         regions=table,
-        strength=0.4,
+        paint_weight=0.4,
         steps=3,
         seed=5,
         api_name="/paint_with_words",

@@ -109,7 +109,7 @@ def test_plain_diffusers_loads_the_folder_with_no_code_of_ours(tmp_path):
 def test_variations_give_count_images_at_the_native_size(manager, red_circle):
     result = variations(manager, VariationsRequest(red_circle, count=2, steps=3, seed=7))
     assert [im.size for im in result.images] == [(64, 64), (64, 64)]
-    assert result.labels == ["seed 7", "seed 8"] and result.seed == 7 and not result.stopped
+    assert result.labels == ["seed 7", "seed 8"] and result.seed == 7 and result.stopped_at is None
 
 
 def test_same_seed_same_variation_and_image_i_uses_seed_plus_i(manager, red_circle):
@@ -143,7 +143,7 @@ def test_stop_ends_variations_keeping_the_finished_images(manager, red_circle):
             stop.set()
 
     result = variations(manager, VariationsRequest(red_circle, count=3, steps=3, seed=1), on_step=on_step, stop=stop)
-    assert result.stopped and len(result.images) == 1
+    assert result.stopped_at is not None and len(result.images) == 1
 
 
 # ----------------------------------------------------------------------------- interpolation
