@@ -2,6 +2,11 @@
 
     python -m pipelines.shapes.evaluate            # print the table
     python -m pipelines.shapes.evaluate --write    # also write eval.json and the model cards
+    python -m pipelines.shapes.evaluate --only text_to_image --seeds 4-7 --assets-dir runs/s8/unet/snapshots/step-500
+
+Two splits of the same held-out scenes: `text_to_image` (the canonical captions `describe` writes) and
+`text_to_image_paraphrase` (each written in a fixed seeded non-canonical phrasing, `world.held_out_paraphrases`),
+printed side by side per skill.
 
 Held-out prompts use attribute combinations never drawn in training (see `world.py`), at fixed seeds
 and the studio's default settings for the bundled model (DPM++ 2M, 20 steps, CFG scale 5).
@@ -22,7 +27,7 @@ import torch
 
 from .grammar import PLACES, Scene, ShapeSpec, describe
 from .judge import judge
-from .world import held_out_prompts, sample_example
+from .world import held_out_paraphrases, held_out_prompts, sample_example
 
 logger = logging.getLogger(__name__)
 ASSETS = Path("assets/models")
@@ -106,21 +111,48 @@ def vae_psnr(vae_folder: Path, count: int = 256) -> float:
     return round(10 * np.log10(255**2 / mse), 2)
 
 
-def evaluate(assets: Path = ASSETS) -> dict:
+PARTS = ("vae", "clip", "text_to_image")
+SPLITS = {"text_to_image": held_out_prompts, "text_to_image_paraphrase": held_out_paraphrases}
+
+
+def evaluate(assets: Path = ASSETS, seeds=SEEDS, parts=PARTS) -> dict:
     results: dict = {}
     sd = assets / "shapes-sd"
-    if (sd / "vae").exists():
+    if "vae" in parts and (sd / "vae").exists():
         results["vae_psnr_db"] = vae_psnr(sd / "vae")
-    if (assets / "shapes-clip").exists():
+    if "clip" in parts and (assets / "shapes-clip").exists():
         results["clip_retrieval_top1"] = clip_retrieval_accuracy(assets / "shapes-clip")
-    if (sd / "unet").exists():
+    if "text_to_image" in parts and (sd / "unet").exists():
         pipe = load_text_to_image(sd)
-        start = time.perf_counter()
-        results["text_to_image"] = text_to_image_scores(pipe, held_out_prompts())
-        results["text_to_image"]["seconds_per_image"] = round(
-            (time.perf_counter() - start) / results["text_to_image"]["images"], 3
-        )
+        pipe.set_progress_bar_config(disable=True)
+        for split, prompts in SPLITS.items():
+            start = time.perf_counter()
+            results[split] = text_to_image_scores(pipe, prompts(), seeds)
+            results[split]["seconds_per_image"] = round((time.perf_counter() - start) / results[split]["images"], 3)
     return results
+
+
+def side_by_side(results: dict) -> str:
+    """Canonical and paraphrase scores per skill, with the gap (paraphrase minus canonical)."""
+    canonical, paraphrase = results.get("text_to_image", {}), results.get("text_to_image_paraphrase", {})
+    keys = [k for k in canonical if "/" in k]
+    rows = [("skill", "canonical", "paraphrase", "gap")]
+    rows += [
+        (k, str(canonical[k]), str(paraphrase.get(k, "n/a")), _gap(canonical[k], paraphrase.get(k))) for k in keys
+    ]
+    return "\n".join(f"{a:<14}{b:>10}{c:>12}{d:>8}" for a, b, c, d in rows)
+
+
+def _gap(a, b) -> str:
+    return f"{b - a:+.3f}" if isinstance(b, float | int) else "n/a"
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """'0-3' -> (0, 1, 2, 3); '4,5' -> (4, 5)."""
+    if "-" in text:
+        low, high = text.split("-")
+        return tuple(range(int(low), int(high) + 1))
+    return tuple(int(s) for s in text.split(","))
 
 
 def format_table(results: dict) -> str:
@@ -138,10 +170,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--assets-dir", type=Path, default=ASSETS)
     parser.add_argument("--write", action="store_true", help="write eval.json and the model cards")
+    parser.add_argument("--seeds", type=parse_seeds, default=SEEDS, help="e.g. 0-3 (the default) or 4-7")
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS, help="measure only these parts")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    results = evaluate(args.assets_dir)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.write and args.seeds != SEEDS:
+        parser.error(f"--write records the card's seeds {SEEDS}; got --seeds {args.seeds}")
+    results = evaluate(args.assets_dir, args.seeds, args.only)
     print(format_table(results))
+    if "text_to_image" in results:
+        print(side_by_side(results))
+    if args.json:
+        args.json.write_text(json.dumps(results | {"seeds": list(args.seeds)}, indent=2) + "\n")
     if args.write:
         path = args.assets_dir / "eval.json"
         # Keeps what other commands measured (the inpainting bench's numbers), replacing only what this one did.

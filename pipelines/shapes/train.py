@@ -19,6 +19,7 @@ import copy
 import json
 import logging
 import math
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from tqdm import tqdm
 from .checkpoint import load_checkpoint, save_checkpoint
 from .configs import clip_config, unet_config, vae_config
 from .data import draw_batch
+from .phrasing import phrase
 from .tokenizer import MAX_LENGTH, build_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,10 @@ class TrainConfig:
     zero_snr: bool = False  # unet/inpaint: zero-terminal-SNR schedule with v-prediction (Lin et al. 2024)
     two_object_fraction: float = 0.4  # unet/inpaint: share of two-object scenes in the training batches
     layout_focus: float = 0.0  # unet/inpaint: share of timesteps drawn from the noisiest ones, where layout is decided
+    phrasing_share: float = 0.0  # unet/inpaint: share of captions written by phrasing.phrase, not grammar.describe
+    init_synonyms: bool = False  # unet --from-release: start each never-trained synonym's embedding from its word's
+    snapshot_every: int = 0  # unet: every this many steps save the EMA pipeline to runs/<model>/snapshots/step-N
+    started_from: str = ""  # free text recorded in training.json (which release this stage continued)
 
 
 DEFAULTS = {
@@ -166,6 +172,12 @@ def _write_training_facts(folder: Path, config: TrainConfig, step: int) -> None:
         facts["two_object_fraction"] = config.two_object_fraction
         if config.layout_focus:
             facts["layout_focus"] = config.layout_focus
+        if config.phrasing_share:
+            facts["phrasing_share"] = config.phrasing_share
+        if config.init_synonyms:
+            facts["init_synonyms"] = True
+    if config.started_from:
+        facts = {"model": facts.pop("model"), "started_from": config.started_from, **facts}
     (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
 
 
@@ -310,6 +322,8 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
         text_encoder = CLIPTextModel(clip.config.text_config)
         text_encoder.load_state_dict(clip.text_model.state_dict())
         unet = UNet2DConditionModel(**unet_config())
+    if config.init_synonyms:
+        init_synonym_embeddings(text_encoder, tokenizer)
     ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)
     noise_scheduler = DDPMScheduler(**_schedule(config.zero_snr))
     alphas = noise_scheduler.alphas_cumprod
@@ -333,6 +347,11 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
         images, captions, examples = draw_batch(
             config.seed, step, config.batch_size, two_object_fraction=config.two_object_fraction
         )
+        if config.phrasing_share:
+            rng = random.Random(f"phrasing {config.seed} {step}")
+            captions = [
+                phrase(e.scene, rng) if rng.random() < config.phrasing_share else c for c, e in zip(captions, examples)
+            ]
         drop = torch.rand(len(captions), generator=generator) < config.caption_drop
         captions = ["" if d else c for c, d in zip(captions, drop.tolist())]
         with torch.no_grad():
@@ -340,13 +359,8 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
         tokens = tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids
         context = text_encoder(tokens)[0]
         noise = torch.randn(latents.shape, generator=generator)
-        t = torch.randint(0, 1000, (len(captions),), generator=generator)
-        import os
-
-        hi = float(os.environ.get("HIGH_T", 0))
-        if hi:
-            pick = torch.rand(len(captions), generator=generator) < hi
-            t = torch.where(pick, torch.randint(600, 1000, (len(captions),), generator=generator), t)
+        # (draws the same numbers as the HIGH_T environment variable that stood in for --layout-focus before)
+        t = sample_timesteps(len(captions), generator, config.layout_focus)
         noisy = noise_scheduler.add_noise(latents, noise, t)
         if inpaint:
             masks = _random_masks(step, [e.layout for e in examples], images.shape[-1])
@@ -360,11 +374,40 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
         return loss, {}
 
     pairs = [(ema_unet, unet), (ema_text, text_encoder)]
-    trainer.run(loss_fn, after_step=lambda: ema_step(pairs, config.ema_decay, trainer.step))
+
+    def after_step() -> None:
+        ema_step(pairs, config.ema_decay, trainer.step)
+        done = trainer.step + 1  # the trainer counts the step after this call
+        if config.snapshot_every and done % config.snapshot_every == 0:
+            folder = trainer.dir / "snapshots" / f"step-{done}"
+            _save_sd_folder(ema_unet, ema_text, vae, tokenizer, config, done, inpaint, root=folder)
+            logger.info("snapshot at step %d in %s", done, folder)
+
+    trainer.run(loss_fn, after_step=after_step)
     _save_sd_folder(ema_unet, ema_text, vae, tokenizer, config, trainer.step, inpaint)
 
 
-def _save_sd_folder(unet, text_encoder, vae, tokenizer, config: TrainConfig, step: int, inpaint: bool) -> None:
+def init_synonym_embeddings(text_encoder, tokenizer) -> list[str]:
+    """Copies each synonym's token embedding from the word it folds into (`grammar.SYNONYMS`: "box" from "square",
+    "beneath" from "below"...), and "one" from "a". Only words that `describe` never writes are touched, so the
+    canonical captions encode exactly as before; returns the words changed."""
+    from .grammar import SYNONYMS
+
+    pairs = dict(SYNONYMS) | {"one": "a"}
+    table = text_encoder.get_input_embeddings().weight
+    changed = []
+    with torch.no_grad():
+        for word, canonical in pairs.items():
+            table[tokenizer.convert_tokens_to_ids(word)] = table[tokenizer.convert_tokens_to_ids(canonical)]
+            changed.append(word)
+    logger.info("synonym embeddings initialised from their words: %s", ", ".join(changed))
+    return changed
+
+
+def _save_sd_folder(
+    unet, text_encoder, vae, tokenizer, config: TrainConfig, step: int, inpaint: bool, root: Path | None = None
+) -> None:
+    """Saves the pipeline folder into `root` (default: ASSETS, the release) as shapes-sd or shapes-sd-inpaint."""
     from diffusers import DPMSolverMultistepScheduler, StableDiffusionInpaintPipeline, StableDiffusionPipeline
 
     scheduler = DPMSolverMultistepScheduler(**_schedule(config.zero_snr), algorithm_type="dpmsolver++", solver_order=2)
@@ -379,11 +422,11 @@ def _save_sd_folder(unet, text_encoder, vae, tokenizer, config: TrainConfig, ste
         feature_extractor=None,
         requires_safety_checker=False,
     )
-    out = ASSETS / ("shapes-sd-inpaint" if inpaint else "shapes-sd")
+    out = (root or ASSETS) / ("shapes-sd-inpaint" if inpaint else "shapes-sd")
     pipe.save_pretrained(out, safe_serialization=True)
-    # The UNet is stored in half precision (12 MB instead of 24); diffusers loads it back as float32.
-    unet.to(torch.float16).save_pretrained(out / "unet", safe_serialization=True)
-    unet.to(torch.float32)
+    # The UNet is stored in half precision (12 MB instead of 24); diffusers loads it back as float32. A copy is
+    # halved, so that a snapshot taken mid-run leaves the EMA weights in full precision.
+    copy.deepcopy(unet).to(torch.float16).save_pretrained(out / "unet", safe_serialization=True)
     _write_training_facts(out / "unet", config, step)
 
 
@@ -409,6 +452,19 @@ def main() -> None:
         default=0.0,
         help=f"unet/inpaint: share of timesteps drawn from t >= {LAYOUT_STEPS_FROM} (layout, relations)",
     )
+    parser.add_argument(
+        "--phrasing-share",
+        type=float,
+        default=0.0,
+        help="unet/inpaint: share of captions written in a random phrasing the grammar reads (phrasing.py)",
+    )
+    parser.add_argument(
+        "--init-synonyms",
+        action="store_true",
+        help="unet --from-release: never-trained synonyms' embeddings start from their words' ('box' <- 'square')",
+    )
+    parser.add_argument("--snapshot-every", type=int, default=0, help="unet: save the EMA pipeline every N steps")
+    parser.add_argument("--started-from", default="", help="text recorded in training.json: what this stage continued")
     args = parser.parse_args()
     ASSETS, RUNS = args.assets_dir, args.runs_dir
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -425,6 +481,10 @@ def main() -> None:
     config.seed = args.seed
     config.two_object_fraction = args.two_object_fraction
     config.layout_focus = args.layout_focus
+    config.phrasing_share = args.phrasing_share
+    config.init_synonyms = args.init_synonyms
+    config.snapshot_every = args.snapshot_every
+    config.started_from = args.started_from
     {"clip": train_clip, "vae": train_vae, "unet": train_unet, "inpaint": lambda c: train_unet(c, inpaint=True)}[
         args.model
     ](config)

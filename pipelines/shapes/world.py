@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .grammar import COLOURS, PLACES, RELATIONS, SHAPES, SIZES, Scene, ShapeSpec, describe
+from .grammar import COLOURS, PLACES, RELATIONS, SHAPES, SIZES, Scene, ShapeSpec, describe, parse_caption
 from .render import PlacedShape, draw
 
 JITTER = 2
@@ -128,4 +128,30 @@ def held_out_prompts() -> list[str]:
         a, b = sorted(pair)
         prompts.append(describe(Scene((ShapeSpec(*a), ShapeSpec(*b)), "above")))
         prompts.append(describe(Scene((ShapeSpec(*b), ShapeSpec(*a)), "to the left of")))
+    return prompts
+
+
+PARAPHRASE_SEED = 17
+CONVERSE = {
+    "above": "below",
+    "below": "above",
+    "to the left of": "to the right of",
+    "to the right of": "to the left of",
+}
+
+
+def held_out_paraphrases(seed: int = PARAPHRASE_SEED) -> list[str]:
+    """The held-out prompts, each written in a fixed (seeded) non-canonical phrasing: synonyms, other prepositions
+    and articles or none, "left of", fillers, capitals, punctuation ("Violet box at the lower right corner.").
+    Same pictures asked for, in the same order, as `held_out_prompts()`, so the two splits compare skill by skill."""
+    from .phrasing import phrase_other_than_canonical
+
+    rng = random.Random(seed)
+    prompts = []
+    for prompt in held_out_prompts():
+        scene = parse_caption(prompt)
+        # Half the pairs are said the other way round, which asks for the same picture: "b below a" for "a above b".
+        if scene.relation is not None and rng.random() < 0.5:
+            scene = Scene(scene.objects[::-1], CONVERSE[scene.relation])
+        prompts.append(phrase_other_than_canonical(scene, rng))
     return prompts

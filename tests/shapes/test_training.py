@@ -54,7 +54,22 @@ def test_zero_snr_unet_run_saves_a_v_prediction_pipeline_and_resumes(assets, tmp
     from diffusers import StableDiffusionPipeline
 
     runs = tmp_path / "runs"
-    _train("unet", assets, runs, "--steps", "2", "--zero-snr", "--layout-focus", "0.5")
+    _train(
+        "unet",
+        assets,
+        runs,
+        "--steps",
+        "2",
+        "--zero-snr",
+        "--layout-focus",
+        "0.5",
+        "--phrasing-share",
+        "0.5",
+        "--snapshot-every",
+        "1",
+        "--started-from",
+        "scratch",
+    )
     pipe = StableDiffusionPipeline.from_pretrained(assets / "shapes-sd", use_safetensors=True)
     config = pipe.scheduler.config
     assert (config.prediction_type, config.rescale_betas_zero_snr, config.timestep_spacing) == (
@@ -63,7 +78,11 @@ def test_zero_snr_unet_run_saves_a_v_prediction_pipeline_and_resumes(assets, tmp
         "trailing",
     )
     facts = json.loads((assets / "shapes-sd" / "unet" / "training.json").read_text())
-    assert (facts["steps"], facts["layout_focus"]) == (2, 0.5)
+    assert (facts["steps"], facts["layout_focus"], facts["phrasing_share"]) == (2, 0.5, 0.5)
+    assert facts["started_from"] == "scratch"
+    snapshot = runs / "unet" / "snapshots" / "step-1" / "shapes-sd"
+    assert json.loads((snapshot / "unet" / "training.json").read_text())["steps"] == 1
+    StableDiffusionPipeline.from_pretrained(snapshot, use_safetensors=True)
 
     resumed = _train("unet", assets, runs, "--steps", "3", "--zero-snr")
     assert "resumed unet at step 2" in resumed
