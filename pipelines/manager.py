@@ -55,6 +55,7 @@ _WITH_PRIOR = {
 }
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
 OFFLOAD_MODES = ("auto", "none", "model", "group", "sequential")
+ZEROGPU_BUDGET = 40 * 2**30  # a ZeroGPU slice has at least 40 GB; free memory cannot be asked before a GPU is attached
 
 
 @dataclass
@@ -69,6 +70,7 @@ class ManagerConfig:
     offload: str = "auto"  # CUDA only: "auto" (by budget), "none", "model", "group", "sequential"
     offline: bool = False  # never contact the Hub: Hub models (and a Hub CLIP) load only from the local cache
     include_hub: bool = True  # list the Hub presets in the registry
+    zerogpu: bool = False  # Hugging Face ZeroGPU: models go to CUDA whole (no offload hooks), preloaded at start
 
 
 @dataclass(frozen=True)
@@ -115,9 +117,10 @@ class PipelineManager:
         self.registry = registry or ModelRegistry.discover(
             self.config.models_dir, self.config.config_path, include_hub=self.config.include_hub
         )
-        self.device = devices.pick_device(self.config.device)
+        # ZeroGPU emulates CUDA outside its GPU functions: the device is "cuda" even before a GPU is attached.
+        self.device = torch.device("cuda") if self.config.zerogpu else devices.pick_device(self.config.device)
         self.dtype = devices.pick_dtype(self.device, self.config.dtype)
-        self._budget = self.config.memory_budget
+        self._budget = self.config.memory_budget or (ZEROGPU_BUDGET if self.config.zerogpu else None)
         self._families: OrderedDict[str, _Family] = OrderedDict()  # least recently used first
         self._lock = threading.RLock()  # one device: loads and generations run one at a time
         self._side: OrderedDict[Any, _Side] = OrderedDict()  # key -> side model, least recently used first
@@ -293,6 +296,27 @@ class PipelineManager:
     def is_loaded(self, name: str) -> bool:
         return name in self._families
 
+    def preload(self, names: list[str] | None = None) -> list[str]:
+        """Loads `names` (default: the default text-to-image model and its CLIP scorer) ahead of the first request.
+
+        Used in the background right after the page is served (`--preload`), and at import in ZeroGPU mode, where
+        models must be on CUDA before any GPU function runs. Returns the names loaded; a model that cannot load is
+        logged and left for its first request to explain.
+        """
+        if names is None:
+            default = self.registry.default(TXT2IMG)
+            names = [default.name] if default else []
+        loaded = []
+        for name in names:
+            try:
+                entry = self.entry(name)
+                self.pipeline(entry.name, entry.tasks[0])
+                self.clip_scorer(entry)
+                loaded.append(entry.name)
+            except Exception as e:  # the first request that needs it says why, in the UI
+                logger.warning("could not preload %s: %s", name, e)
+        return loaded
+
     def unload(self, name: str | None = None) -> None:
         """Unloads one model and its side models (or, with None, every model and side model) and frees the memory."""
         with self._lock:
@@ -416,7 +440,7 @@ class PipelineManager:
     def _place(self, pipe, size: int) -> str:
         """Moves `pipe` to the device, or sets up offloading on CUDA when it does not fit the budget."""
         mode = self.config.offload
-        if self.device.type != "cuda":
+        if self.device.type != "cuda" or self.config.zerogpu:  # ZeroGPU: whole models on CUDA, no offload hooks
             pipe.to(self.device)
             return "none"
         if mode == "auto":

@@ -23,6 +23,7 @@ from typing import Any
 
 import gradio as gr
 
+from pipelines.cost import estimate_seconds
 from pipelines.jobs import StepInfo
 from pipelines.manager import PipelineManager
 from pipelines.models import ModelEntry
@@ -30,6 +31,7 @@ from pipelines.shapes.grammar import unknown_words
 
 from .errors import to_gradio_error
 from .sessions import StopFlags
+from .zerogpu import gpu_function
 
 _DONE = object()
 
@@ -54,13 +56,15 @@ class Finished:
         return f"{done} in {self.seconds:.1f} s"
 
 
-def bind(handler: Callable, *args) -> Callable:
+def bind(handler: Callable, *args, name: str | None = None) -> Callable:
     """`handler` with its leading arguments (the manager, the Stop flags) bound: what an event calls.
 
     Like `functools.partial(handler, *args)`, whose signature it shows (the API names its inputs by the
     handler's remaining parameters), but a real function: Gradio reads type hints only from functions, so through a
     bare partial a `request: gr.Request` parameter is never filled in (and the docstring, which the API page and MCP
-    tools show, would be partial's own). A generator handler stays a generator function, so it streams.
+    tools show, would be partial's own). A generator handler stays a generator function, so it streams. `name`
+    (default: the handler's) is the function's name, which Gradio's MCP server uses as the tool's name: give a
+    public action its API name.
     """
     if inspect.isgeneratorfunction(handler):
 
@@ -75,6 +79,7 @@ def bind(handler: Callable, *args) -> Callable:
             return handler(*args, *rest, **kwargs)
 
     bound.__signature__ = inspect.signature(functools.partial(handler, *args))
+    bound.__name__ = bound.__qualname__ = name or handler.__name__
     bound.bound_args = args  # what the event was built with (tests find the app's Stop flags this way)
     return bound
 
@@ -121,12 +126,8 @@ def run_action(
         progress(None, desc=f"Loading {model}…")
     total = None
     with session_stop_flag(stop_flags, session) as stop:
-
-        def work(on_step):
-            return action(manager, request, on_step=on_step, stop=stop, preview_every=preview_every)
-
         try:
-            for kind, item in _in_worker(work):
+            for kind, item in gpu_job(action, manager, request, stop, preview_every):
                 if kind == "result":
                     return Finished(item, time.perf_counter() - started, total)
                 total = item.total
@@ -136,6 +137,25 @@ def run_action(
         except Exception as e:
             raise to_gradio_error(e) from e
     raise AssertionError("unreachable: the worker always ends with a result or an error")
+
+
+def job(action: Callable, manager: PipelineManager, request: Any, stop: threading.Event, preview_every: int):
+    """Runs the action in a worker thread; yields ("report", StepInfo) per step, then ("result", result)."""
+
+    def work(on_step):
+        return action(manager, request, on_step=on_step, stop=stop, preview_every=preview_every)
+
+    yield from _in_worker(work)
+
+
+def job_seconds(action: Callable, manager: PipelineManager, request: Any, stop, preview_every: int) -> int:
+    """ZeroGPU's duration for `job` (same arguments): estimated from the request's steps, size, batch and method."""
+    model = getattr(request, "model", None)
+    native = manager.registry.get(model).native_size if model in manager.registry.names() else 512
+    return estimate_seconds(request, native)
+
+
+gpu_job = gpu_function(job, duration=job_seconds)  # every action of every tab runs through this one function
 
 
 def stop_session(stop_flags: StopFlags, request: gr.Request):

@@ -1,0 +1,59 @@
+"""How long a request will hold a GPU, estimated before it runs: ZeroGPU's `duration` (shorter requests are queued
+first; a run that outlasts its duration is ended), and anything else that wants a rough cost.
+
+The estimate counts UNet evaluations (steps × images × 2 under classifier-free guidance, per method) and scales them
+by the pixels drawn: seconds = BASE + SECONDS_PER_MEGAPIXEL_EVALUATION × evaluations × megapixels, clamped.
+"""
+
+from __future__ import annotations
+
+from .guidance.grid import GuidanceGridRequest
+from .inpaint.request import InpaintRequest, Method
+from .paint_with_words import PaintWithWordsRequest
+from .text_to_image import TextToImageRequest
+from .unclip import CaptionRequest, InterpolationRequest, TextDiffRequest, VariationsRequest
+
+BASE_SECONDS = 15  # model placement, VAE decode, CLIP scores, Python around the loop
+SECONDS_PER_MEGAPIXEL_EVALUATION = 0.12  # a UNet pass over one megapixel image (SDXL-size UNet, bf16, an A100 slice)
+STEERING_COST = 1.75  # paint with words' layout steering, measured by bench.paint_with_words
+MIN_SECONDS, MAX_SECONDS = 20, 300
+
+
+def unet_evaluations(request) -> float:
+    """UNet passes over one image's latent that `request` takes (guided passes count twice)."""
+    if isinstance(request, PaintWithWordsRequest):
+        plain = request.steps * request.batch_size * _guided(request.cfg_scale)
+        return plain * (STEERING_COST if request.steer_layout else 1.0)
+    if isinstance(request, TextToImageRequest):
+        return request.steps * request.batch_size * _guided(request.cfg_scale)
+    if isinstance(request, GuidanceGridRequest):
+        cells = len(set(request.methods)) * len(set(request.strengths))
+        return request.steps * cells * 2
+    if isinstance(request, InpaintRequest):
+        steps = request.steps * request.denoising_strength * _guided(request.cfg_scale)
+        runs = Method.from_label(request.method).runs()
+        total = 0.0
+        for run in runs:  # (a) redraws the first half of its steps `resample` times
+            total += steps * (1 + (request.resample - 1) / 2) if run is Method.REPLACE else steps
+        return total
+    if isinstance(request, VariationsRequest):
+        return request.count * request.steps * _guided(request.cfg_scale)
+    if isinstance(request, InterpolationRequest):
+        return (request.frames + 2) * request.steps * _guided(request.cfg_scale)  # + the two inversions
+    if isinstance(request, TextDiffRequest):
+        return (request.frames + 1) * request.steps * _guided(request.cfg_scale)  # + one inversion
+    if isinstance(request, CaptionRequest):
+        return request.prior_steps * 0.1 + request.steps * _guided(request.cfg_scale)  # the prior is tiny
+    raise TypeError(f"no cost model for {type(request).__name__}")
+
+
+def estimate_seconds(request, native_size: int) -> int:
+    """Seconds of GPU time `request` should need, for a model drawing `native_size`² when the request names no size."""
+    width = getattr(request, "width", None) or native_size
+    height = getattr(request, "height", None) or native_size
+    seconds = BASE_SECONDS + SECONDS_PER_MEGAPIXEL_EVALUATION * unet_evaluations(request) * width * height / 1e6
+    return int(min(MAX_SECONDS, max(MIN_SECONDS, round(seconds))))
+
+
+def _guided(cfg_scale: float) -> int:
+    return 2 if cfg_scale > 1 else 1
