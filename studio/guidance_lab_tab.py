@@ -70,7 +70,24 @@ def run(
     request: gr.Request = None,
     progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
 ):
-    """Renders the grid; streams cells as batches finish, then the composed PNG."""
+    """Renders one prompt and seed under several guidance methods (rows) and strengths (columns), all from the same
+    initial noise, so the differences come from the guidance alone; each cell is scored (CLIP score, and the shapes
+    judge's verdict per attribute on the bundled models).
+
+    Args:
+        prompt: what to draw, e.g. "a red circle above a blue square".
+        negative_prompt: used by the "Classifier-free + negative prompt" row only.
+        model: a model name from the studio's model list; empty = the default model.
+        methods: guidance method labels, e.g. ["No guidance", "Classifier-free", "CFG-Zero*"] (the rows).
+        strengths: comma-separated numbers from 0 to 30, e.g. "3, 5, 7.5": each column's guidance scale s.
+        sampler: DDIM, DDPM, Euler, Euler a, DPM++ 2M, DPM++ 2M Karras.
+        steps: denoising steps, 1 to 150.
+        seed: -1 for random; every cell starts from this seed's noise.
+
+    Returns:
+        the cells (images captioned with method, strength, seconds, CLIP score, verdict), a status line, and the whole
+        grid as one PNG with its parameters.
+    """
     req = build_request(
         lambda: GuidanceGridRequest(
             prompt=prompt or "",
@@ -143,7 +160,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
             )
 
     lab_inputs = [prompt, negative, model, methods, strengths, sampler, steps, seed]
-    handler = bind(run, manager, stop_flags)
+    handler = bind(run, manager, stop_flags, name="guidance_grid")
     explain_unreadable_inputs(lab_inputs, handler)  # an undecodable value: a message, not a crash
     run_event = run_btn.click(
         handler,

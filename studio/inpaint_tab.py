@@ -103,7 +103,31 @@ def generate(
     request: gr.Request = None,
     progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
 ):
-    """Regenerates the painted part of the image; yields the mask preview, then one image per method."""
+    """Regenerates the masked part of an image from a prompt; pixels outside the mask come back unchanged.
+
+    Args:
+        editor: {"background": image, "layers": [mask layer], "composite": image}; opaque layer pixels = the mask.
+        prompt: the whole finished picture, what stays and what is new, e.g. "a red circle left of a green square".
+        negative_prompt: what to avoid (optional).
+        method: "Any model (replace known region)", "Inpainting model (9-channel UNet)" or "Both, side by side".
+        model: the text-to-image model for the "any model" method; empty = the default.
+        inpaint_model: the 9-channel inpainting model; empty = the one that goes with `model`.
+        sampler: DDIM, DDPM, Euler, Euler a, DPM++ 2M, DPM++ 2M Karras.
+        steps: denoising steps, 1 to 150.
+        cfg_scale: classifier-free guidance scale, 0 to 30.
+        seed: -1 for random; both methods use the same seed.
+        denoising_strength: above 0 and at most 1; 1 paints the masked area from scratch, lower keeps more of it.
+        mask_blur: feather in pixels, 0 to 64 (0 = hard edge).
+        only_masked: inpaint a padded box around the mask at the model's native size, then paste it back.
+        only_masked_padding: pixels of context around the mask in that mode, 0 to 256.
+        outpaint_sides: sides to extend the picture on: any of "left", "right", "top", "bottom".
+        outpaint_pixels: how many pixels to add on each of those sides, 0 to 512.
+        resample: RePaint passes over each step of the first half for the "any model" method, 1 to 10.
+
+    Returns:
+        one image per method (PNG with parameters), the seed used, a status line with notes, the parameters text, and
+        a preview of the mask that was used.
+    """
     image, mask = build_request(lambda: editor_image_and_mask(editor))
     entry = build_request(lambda: manager.entry(model or None, TXT2IMG))
     req = build_request(
@@ -283,7 +307,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
     strength, mask_blur, only_masked, padding, outpaint_sides, outpaint_pixels = mask_options
     inputs = [editor, prompt, negative, method, model, inpaint_model, sampler, steps, cfg, seed, strength]
     inputs += [mask_blur, only_masked, padding, outpaint_sides, outpaint_pixels, resample]
-    handler = bind(generate, manager, stop_flags)
+    handler = bind(generate, manager, stop_flags, name="inpaint")
     explain_unreadable_inputs(inputs, handler)  # a non-image, truncated or bomb upload: a message, not a crash
     generate_event = gr.on(
         triggers=[inpaint_btn.click, prompt.submit],

@@ -176,10 +176,23 @@ def generate(
     request: gr.Request = None,
     progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
 ):
-    """Generates an image whose painted regions hold the phrases tied to their colours.
+    """Draws an image whose painted regions hold the phrases tied to their colours (eDiff-I's paint with words).
 
-    `layout` is the editor value ({"background", "layers", "composite"}); `regions` rows are
-    [colour, phrase, weight]. Yields previews, then the image, the region map and the parameters.
+    Args:
+        prompt: what to draw, e.g. "a red circle above a blue square".
+        layout: {"background", "layers": [RGBA layer], "composite"}: regions painted in the palette's colours.
+        regions: rows of [colour, phrase, weight], e.g. [["red", "red circle", 1.0], ["blue", "blue square", 1.0]].
+        paint_weight: the global weight w of the attention bias, 0 to 2 (0 = plain text to image, 0.1-0.4 usual).
+        negative_prompt: what to avoid (optional).
+        model: a model name from the studio's model list; empty = the default model.
+        sampler: DDIM, DDPM, Euler, Euler a, DPM++ 2M, DPM++ 2M Karras.
+        steps: denoising steps, 1 to 150.
+        cfg_scale: classifier-free guidance scale, 0 to 30.
+        seed: -1 for random.
+        steer_layout: also nudge the first steps until each phrase's attention falls in its region (about 1.7x slower).
+
+    Returns:
+        the image, the region map the model got, a status line, the seed used, and the parameters text.
     """
     layer = paint_layer(layout)
     if layer is None:
@@ -297,7 +310,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
             status, used_seed, parameters = run_details("pww", "Parameters (also stored in the PNG)")
 
     inputs = [prompt, canvas, table, weight, negative, model, sampler, steps, cfg, seed, steer]
-    handler = bind(generate, manager, stop_flags)
+    handler = bind(generate, manager, stop_flags, name="paint_with_words")
     explain_unreadable_inputs(inputs, handler)  # a non-image, truncated or bomb layer: a message, not a crash
     generate_event = generate_btn.click(
         handler,

@@ -81,7 +81,24 @@ def generate(
     request: gr.Request = None,
     progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
 ):
-    """Generates images from a prompt; yields previews, then the final images with their parameters."""
+    """Draws images from a text prompt with a diffusion model; every PNG carries its settings.
+
+    Args:
+        prompt: what to draw; the bundled models know shapes-world words, e.g. "a red circle above a blue square".
+        negative_prompt: what to avoid (optional; replaces the empty prompt of classifier-free guidance).
+        model: a model name from the studio's model list; empty = the default model.
+        sampler: DDIM, DDPM, Euler, Euler a, DPM++ 2M, DPM++ 2M Karras, or LCM (LCM-distilled models only).
+        steps: denoising steps, 1 to 150 (20 is a good default).
+        cfg_scale: classifier-free guidance scale s, 0 to 30: 1 follows the prompt plainly, higher follows it harder.
+        seed: -1 for a random seed; image i of a batch uses seed + i, so a seed gives the same image again.
+        width: image width in pixels (a multiple of 8); empty = the model's native size.
+        height: image height in pixels (a multiple of 8); empty = the model's native size.
+        batch_size: how many images, 1 to 8.
+
+    Returns:
+        the images (PNG, each with an AUTOMATIC1111-style `parameters` text chunk), the seed used, a status line, and
+        the parameters text of every image.
+    """
     entry = build_request(lambda: manager.entry(model or None, TXT2IMG))
     req = build_request(
         lambda: TextToImageRequest(
@@ -212,7 +229,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
             status, used_seed, parameters = run_details("txt2img")
 
     inputs = [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch]
-    handler = bind(generate, manager, stop_flags)
+    handler = bind(generate, manager, stop_flags, name="txt2img")
     explain_unreadable_inputs(inputs, handler)  # a NaN or an undecodable value: a message, not a crash
     generate_event = gr.on(
         triggers=[generate_btn.click, prompt.submit],

@@ -93,7 +93,21 @@ def make_variations(
     request: gr.Request = None,
     progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
 ):
-    """Variations of `image`: its CLIP image embedding decoded from fresh noise, one seed per image."""
+    """Variations of an image (unCLIP, DALL-E 2): its CLIP image embedding decoded from fresh noise, a seed each.
+
+    Args:
+        image: the picture to vary.
+        count: how many variations, 1 to 8.
+        noise_level: noise added to the image embedding before decoding, 0 to 999 (higher strays further).
+        eta: DDIM η, 0 to 1 (0 deterministic per seed, 1 fresh noise at every step).
+        seed: -1 for random; variation i uses seed + i.
+        steps: DDIM steps, 1 to 150.
+        cfg_scale: guidance scale on the image embedding, 0 to 30.
+        model: an unCLIP model name; empty = the default.
+
+    Returns:
+        the variations, a status line, and the first seed used.
+    """
     entry = unclip_entry(manager, model)
     require_image(image, "image", "an image (or press Example image)")
     req = build_request(
@@ -133,7 +147,16 @@ def draw_from_caption(
     request: gr.Request = None,
     progress=gr.Progress(),  # noqa: B008
 ):
-    """An image from a caption: the prior maps it to a CLIP image embedding, the decoder draws that."""
+    """An image from a caption with unCLIP's prior (caption -> CLIP image embedding) and decoder.
+
+    Args:
+        caption: what to draw, e.g. "a large blue square".
+        seed: -1 for random.
+        model: an unCLIP model with a prior; empty = the default.
+
+    Returns:
+        the image and a status line.
+    """
     entry = unclip_entry(manager, model)
     req = build_request(lambda: CaptionRequest(caption=caption or "", model=entry.name, seed=seed_of(seed)))
     warn_unknown_words(entry, req.caption)
@@ -167,9 +190,20 @@ def run_interpolation(
     request: gr.Request = None,
     progress=gr.Progress(),  # noqa: B008
 ):
-    """Frames from image A (θ = 0) to image B (θ = 1): slerp of CLIP image embeddings and of the noise.
+    """Frames from image A (θ = 0) to image B (θ = 1): slerp of the two CLIP image embeddings (and of the noise).
 
-    Returns the strip, the first frame, θ reset to 0, a looping GIF, a status line and the frames (state).
+    Args:
+        image_a: the first picture (θ = 0).
+        image_b: the last picture (θ = 1).
+        frames: how many frames, 2 to 16.
+        noise_mode: "inverted" (DDIM inversions of both images: the ends reproduce them) or "fixed" (one seed's noise).
+        seed: -1 for random.
+        steps: DDIM steps, 1 to 150 (also of the inversions).
+        cfg_scale: guidance scale, 0 to 30 (also guides the inversions).
+        model: an unCLIP model name; empty = the default.
+
+    Returns:
+        the strip of frames, the first frame, θ = 0, a looping GIF, and a status line.
     """
     entry = unclip_entry(manager, model)
     require_image(image_a, "image_a", "two images (or press Example pair)")
@@ -227,7 +261,23 @@ def run_text_diff(
     request: gr.Request = None,
     progress=gr.Progress(),  # noqa: B008
 ):
-    """Edits `image` towards `target_caption` − `source_caption`: frames at θ = 0 .. `theta`."""
+    """Edits an image by a text difference (DALL-E 2's text diffs): its CLIP image embedding is turned towards
+    normalize(z(target_caption) − z(source_caption)), keeping the picture's layout.
+
+    Args:
+        image: the picture to edit.
+        source_caption: what the image shows, e.g. "a red circle".
+        target_caption: what it should show, e.g. "a blue circle".
+        theta: how far towards the target, 0 to 1.
+        frames: how many frames from θ = 0 to `theta`, 1 to 16.
+        seed: -1 for random.
+        steps: DDIM steps, 1 to 150.
+        cfg_scale: guidance scale, 0 to 30.
+        model: an unCLIP model name; empty = the default.
+
+    Returns:
+        the frames along θ and a status line.
+    """
     entry = unclip_entry(manager, model)
     require_image(image, "image", "an image (or press Example image)")
     req = build_request(
@@ -365,7 +415,7 @@ def _variations(manager, stop_flags, model, txt2img_gallery) -> None:
             used_seed = used_seed_box("unclip-var-used-seed")
 
     inputs = [image, count, noise, eta, seed, steps, cfg, model]
-    handler = bind(make_variations, manager, stop_flags)
+    handler = bind(make_variations, manager, stop_flags, name="variations")
     explain_unreadable_inputs(inputs, handler)
     event = run.click(
         handler,
@@ -378,7 +428,7 @@ def _variations(manager, stop_flags, model, txt2img_gallery) -> None:
     reveal_when_done(event, used_seed)
     wire_stop(stop, stop_flags, status)
     caption_btn.click(
-        bind(draw_from_caption, manager, stop_flags),
+        bind(draw_from_caption, manager, stop_flags, name="caption_to_image"),
         inputs=[caption, seed, model],
         outputs=[image, status],
         api_name="caption_to_image",
@@ -423,7 +473,7 @@ def _interpolation(manager, stop_flags, model) -> None:
             status = gr.Markdown("", elem_id="unclip-interp-status")
 
     inputs = [image_a, image_b, frames, noise_mode, seed, steps, cfg, model]
-    handler = bind(run_interpolation, manager, stop_flags)
+    handler = bind(run_interpolation, manager, stop_flags, name="interpolate")
     explain_unreadable_inputs(inputs, handler)
     run.click(
         handler,
@@ -466,7 +516,7 @@ def _text_diff(manager, stop_flags, model) -> None:
             status = gr.Markdown("", elem_id="unclip-diff-status")
 
     inputs = [image, source, target, theta, frames, seed, steps, cfg, model]
-    handler = bind(run_text_diff, manager, stop_flags)
+    handler = bind(run_text_diff, manager, stop_flags, name="text_diff")
     explain_unreadable_inputs(inputs, handler)
     run.click(
         handler,

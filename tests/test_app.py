@@ -47,4 +47,4 @@ def test_flags_make_the_manager_config(tmp_path):
     config = app.make_config(args)
     assert config.models_dir == tmp_path and config.device == "cpu" and config.dtype == "fp32"
     assert config.memory_budget == 512 * 2**20 and config.offload == "none" and config.offline
-    assert args.port == 7999 and args.host == "127.0.0.1" and not args.share
+    assert args.port == 7999 and args.host is None and not args.share  # no --host: GRADIO_SERVER_NAME decides
