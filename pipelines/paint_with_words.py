@@ -47,6 +47,7 @@ import torch
 from PIL import Image
 
 from .attention import cross_attention, cross_attention_wrapped
+from .capabilities import PAINT_WITH_WORDS, require
 from .jobs import StepInfo
 from .layout_guidance import LayoutTarget, can_guide, guide_latents, guided_steps
 from .limits import check
@@ -421,7 +422,7 @@ def paint_with_words(
         at the image size, and where each phrase's tokens were found.
     """
     # 1. Check inputs (the text-to-image fields with text-to-image's own rules)
-    entry = manager.entry(request.model, TXT2IMG)
+    entry = require(manager, PAINT_WITH_WORDS, request.model)
     t2i = resolve(request.text_to_image_request(), entry)
     validate(t2i, entry)
     validate_paint(request)

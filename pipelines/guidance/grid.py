@@ -221,13 +221,14 @@ def guidance_grid(
     Raises:
         ValueError: a bad field, named with the value received.
     """
+    from ..capabilities import GUIDANCE_LAB, require
     from ..errors import require_text
     from ..limits import check_fields, concrete_seed
     from ..models import TXT2IMG
     from ..text_to_image import check_size
 
     # 1. Check inputs, with the limits every action shares
-    entry = manager.entry(request.model, TXT2IMG)
+    entry = require(manager, GUIDANCE_LAB, request.model)
     require_text(request.prompt, "prompt", "type what to draw")
     Sampler.from_label(request.sampler)
     check_fields(request, "steps", "seed")

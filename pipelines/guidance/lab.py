@@ -1,8 +1,8 @@
 """The guidance lab's sampler: one prompt, one initial noise, many (method, strength) cells, batched.
 
-The loop is StableDiffusionPipeline's own (encode prompt → prepare latents → denoise → decode), with the
-classifier-free combination replaced by `guide` per cell, so that a single classifier-free cell gives the
-same image as the plain pipeline call with the same settings, bit for bit.
+The loop is StableDiffusionPipeline's (and StableDiffusionXLPipeline's) own (encode prompt → prepare latents → denoise
+→ decode, with `pipeline_parts`), with the classifier-free combination replaced by `guide` per cell, so that a single
+classifier-free cell gives the same image as the plain pipeline call with the same settings, bit for bit.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from ..jobs import StepCounter, Stopped
+from ..pipeline_parts import TextConditioning, decode_latents, encode_text
 from .context import StepContext
 from .guide import CellState, ClipGuide, guide
 from .methods import GuidanceMethod
@@ -60,7 +61,7 @@ def render_cells(
     """Renders `cells` in one batch from the same initial noise (the noise of `seed`).
 
     Args:
-        pipe: a StableDiffusionPipeline-like pipeline with its own (fresh) scheduler; not shared with
+        pipe: a StableDiffusionPipeline or StableDiffusionXLPipeline with its own (fresh) scheduler; not shared with
             another running request.
         clip: a `ClipScorer` (needed only by CLIP guidance cells).
         counter: counts the steps of the whole grid; Stop raises `Stopped` out of this batch, except at its last
@@ -68,11 +69,11 @@ def render_cells(
     """
     start = time.perf_counter()
     device, n = pipe._execution_device, len(cells)
-    # 1. Encode the prompt, ∅ and the negative prompt
-    cond, empty = pipe.encode_prompt(prompt, device, 1, True, None)
+    # 1. Encode the prompt, ∅ and the negative prompt (with SDXL's added conditions where the UNet takes them)
+    cond, empty = encode_text(pipe, prompt, None, width=width, height=height)
     negative = empty
     if any(c.method is GuidanceMethod.NEGATIVE_PROMPT for c in cells):
-        _, negative = pipe.encode_prompt(prompt, device, 1, True, negative_prompt or None)
+        _, negative = encode_text(pipe, prompt, negative_prompt or None, width=width, height=height)
     clip_guide = None
     if any(c.method is GuidanceMethod.CLIP for c in cells):
         if clip is None:
@@ -88,12 +89,13 @@ def render_cells(
     scheduler = pipe.scheduler
     scheduler.set_timesteps(steps, device=device)
     generators = [torch.Generator("cpu").manual_seed(seed) for _ in cells]
-    latents = pipe.prepare_latents(n, pipe.unet.config.in_channels, height, width, cond.dtype, device, generators)
+    dtype = cond.hidden_states.dtype
+    latents = pipe.prepare_latents(n, pipe.unet.config.in_channels, height, width, dtype, device, generators)
     extra_step_kwargs = pipe.prepare_extra_step_kwargs(generators, 0.0)
     guided = [i for i, c in enumerate(cells) if _uses_unconditional(c)]
-    unconditional = torch.cat(
+    conditioning = TextConditioning.cat(
         [negative if cells[i].method is GuidanceMethod.NEGATIVE_PROMPT else empty for i in guided] + [cond] * n
-    )
+    ).unet_kwargs()
     states = [CellState() for _ in cells]
     latent_space = True  # this loop serves latent (VAE) pipelines
     prediction_type = scheduler.config.prediction_type
@@ -101,7 +103,7 @@ def render_cells(
     # 3. Denoising loop
     for step, t in enumerate(scheduler.timesteps):
         model_input = scheduler.scale_model_input(torch.cat([latents[guided], latents]), t)
-        eps = pipe.unet(model_input, t, encoder_hidden_states=unconditional, return_dict=False)[0]
+        eps = pipe.unet(model_input, t, **conditioning, return_dict=False)[0]
         eps_uncond, eps_cond = eps[: len(guided)], eps[len(guided) :]
         x_t = model_input[len(guided) :]
         outputs = []
@@ -119,7 +121,7 @@ def render_cells(
                     raise
 
     # 4. Decode
-    image = pipe.vae.decode(latents / pipe.vae.config.scaling_factor, return_dict=False, generator=generators)[0]
+    image = decode_latents(pipe, latents, generators)
     images = pipe.image_processor.postprocess(image, output_type="pil", do_denormalize=[True] * n)
     seconds = (time.perf_counter() - start) / n
     return [CellResult(cell, img, seconds) for cell, img in zip(cells, images)]

@@ -13,10 +13,10 @@ Nothing here imports gradio; errors are ValueErrors naming the parameter. Image 
 from .action import inpaint
 from .preview import mask_preview, result_preview
 from .request import SIDES, InpaintRequest, InpaintResult, Method
-from .resolve import INPAINT_FAMILY, inpainting_model_for, inpainting_models, needs_crop, with_crop_policy
+from .resolve import INPAINTING_SIBLING, inpainting_model_for, inpainting_models, needs_crop, with_crop_policy
 
 __all__ = [
-    "INPAINT_FAMILY",
+    "INPAINTING_SIBLING",
     "SIDES",
     "InpaintRequest",
     "InpaintResult",

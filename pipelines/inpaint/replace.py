@@ -23,6 +23,7 @@ import torch
 
 from ..jobs import StepCounter, Stopped
 from ..models import TXT2IMG
+from ..pipeline_parts import TextConditioning, decode_latents, encode_pixels, encode_text
 from .request import InpaintRequest
 
 
@@ -44,17 +45,15 @@ def replace_method(manager, entry, request: InpaintRequest, pixels, mask, counte
     x_t ← m·x_t + (1 − m)·q(x_t | x0), a fresh ε per step.
     """
     pipe = manager.request_pipeline(entry.name, TXT2IMG, request.sampler)
-    scheduler, unet, vae = pipe.scheduler, pipe.unet, pipe.vae
+    scheduler, unet = pipe.scheduler, pipe.unet
     device, dtype = unet.device, unet.dtype
     generator = torch.Generator("cpu").manual_seed(request.seed)
     do_cfg = request.cfg_scale > 1.0  # as diffusers: s <= 1 is a plain conditional pass
 
-    # 2. Encode the prompt (negative first, as diffusers concatenates them)
-    prompt_embeds, negative_embeds = pipe.encode_prompt(
-        request.prompt, device, 1, do_cfg, request.negative_prompt or None
-    )
-    if do_cfg:
-        prompt_embeds = torch.cat([negative_embeds, prompt_embeds])
+    # 2. Encode the prompt (negative first, as diffusers concatenates them), with SDXL's added conditions
+    height, width = mask.shape
+    cond, negative = encode_text(pipe, request.prompt, request.negative_prompt or None, width=width, height=height)
+    conditioning = (TextConditioning.cat([negative, cond]) if do_cfg else cond).unet_kwargs()
 
     # 3. Timesteps, shortened by the denoising strength (as img2img)
     scheduler.set_timesteps(request.steps, device=device)
@@ -64,9 +63,8 @@ def replace_method(manager, entry, request: InpaintRequest, pixels, mask, counte
         scheduler.set_begin_index(t_start * scheduler.order)
 
     # 4. Prepare latents: x0 of the original, the latent mask (a cell is generated if any of its pixels is)
-    image = torch.from_numpy(pixels).permute(2, 0, 1)[None].to(device=device, dtype=vae.dtype) / 127.5 - 1.0
-    image_latents = vae.encode(image).latent_dist.mode() * vae.config.scaling_factor
-    image_latents = image_latents.to(dtype)
+    image = torch.from_numpy(pixels).permute(2, 0, 1)[None].to(device=device, dtype=torch.float32) / 127.5 - 1.0
+    image_latents = encode_pixels(pipe, image)
     factor = pipe.vae_scale_factor
     mask_t = torch.from_numpy(mask.astype(np.float32))[None, None]
     latent_mask = torch.nn.functional.max_pool2d(mask_t, factor, factor).to(device=device, dtype=dtype)
@@ -90,7 +88,7 @@ def replace_method(manager, entry, request: InpaintRequest, pixels, mask, counte
                 latents = _renoise(scheduler, latents, t, next_t, generator)
             latent_input = torch.cat([latents] * 2) if do_cfg else latents
             latent_input = scheduler.scale_model_input(latent_input, t)
-            noise_pred = unet(latent_input, t, encoder_hidden_states=prompt_embeds, return_dict=False)[0]
+            noise_pred = unet(latent_input, t, **conditioning, return_dict=False)[0]
             if do_cfg:
                 noise_uncond, noise_text = noise_pred.chunk(2)
                 noise_pred = noise_uncond + request.cfg_scale * (noise_text - noise_uncond)  # ε̂ = ε∅ + s(εc − ε∅)
@@ -108,7 +106,7 @@ def replace_method(manager, entry, request: InpaintRequest, pixels, mask, counte
             break  # decode the partly denoised latent
 
     # 6. Decode
-    decoded = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor, return_dict=False)[0]
+    decoded = decode_latents(pipe, latents)
     decoded = (decoded / 2 + 0.5).clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
     return to_uint8(decoded)
 

@@ -4,56 +4,52 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..capabilities import INPAINT_ANY_MODEL, INPAINT_MODEL, models_for, require
 from ..errors import require_text
 from ..limits import check, check_fields, concrete_seed
 from ..manager import PipelineManager
 from ..masks import check_pixels
-from ..models import INPAINT, TXT2IMG, ModelEntry
+from ..models import ModelEntry
 from ..samplers import Sampler
 from .request import SIDES, InpaintRequest, Method
 
-INPAINT_FAMILY = "sd-inpaint"  # registry family of 9-channel inpainting models
+# The inpainting family that goes with a text-to-image family (the same text encoders and latent space).
+INPAINTING_SIBLING = {"sd": "sd-inpaint", "sdxl": "sdxl-inpaint"}
 
 
 def inpainting_models(manager: PipelineManager) -> list[ModelEntry]:
-    """Registry entries with a 9-channel inpainting UNet, local ones first."""
-    entries = [e for e in manager.registry.entries() if e.family == INPAINT_FAMILY]
+    """Registry entries method (b) can use (a 9-channel inpainting UNet), local ones first."""
+    entries = [manager.registry.get(name) for name in models_for(manager.registry, INPAINT_MODEL)]
     return sorted(entries, key=lambda e: {"bundled": 0, "local": 1, "hub": 2}[e.kind])
 
 
 def inpainting_model_for(manager: PipelineManager, base: ModelEntry) -> ModelEntry | None:
-    """The inpainting model that goes with `base`: `<base>-inpaint` if listed, else the first local one, else Hub."""
+    """The inpainting model that goes with `base`: `<base>-inpaint` if listed, else the first of its family's
+    inpainting sibling (SD → SD inpainting, SDXL → SDXL inpainting), local ones first, else None."""
     candidates = inpainting_models(manager)
     for entry in candidates:
         if entry.name in (f"{base.name}-inpaint", f"{base.name} inpainting"):
             return entry
-    return candidates[0] if candidates else None
+    sibling = INPAINTING_SIBLING.get(base.family)
+    return next((e for e in candidates if e.family == sibling), None)
 
 
 def resolve(request: InpaintRequest, manager: PipelineManager) -> tuple[InpaintRequest, list[ModelEntry]]:
     """Draws the seed and resolves the model names; returns the request and one entry per method run."""
     method = Method.from_label(request.method)
-    base = manager.entry(request.model, TXT2IMG)
-    if TXT2IMG not in base.tasks:
-        raise ValueError(
-            f"`model` {base.name!r} is not a text-to-image model; method (a) needs one "
-            f"(choose from {', '.join(manager.registry.names(TXT2IMG))})"
-        )
+    base = require(manager, INPAINT_ANY_MODEL, request.model)
     inpainter = None
     if Method.INPAINT_MODEL in method.runs():
         if request.inpaint_model:
-            inpainter = manager.entry(request.inpaint_model, INPAINT)
-            if inpainter.family != INPAINT_FAMILY:
-                raise ValueError(
-                    f"`inpaint_model` {inpainter.name!r} is not an inpainting model (no 9-channel UNet); "
-                    f"choose one of {[e.name for e in inpainting_models(manager)]} or use method (a)"
-                )
+            inpainter = require(manager, INPAINT_MODEL, request.inpaint_model, "inpaint_model")
         else:
             inpainter = inpainting_model_for(manager, base)
             if inpainter is None:
+                listed = [e.name for e in inpainting_models(manager)]
                 raise ValueError(
-                    f"`method` {method.label!r} needs an inpainting model (9-channel UNet) and none is listed; "
-                    "use 'Any model', or add one with --config"
+                    f"`method` {method.label!r} needs an inpainting model (9-channel UNet) of {base.name}'s family "
+                    f"and none is listed{f' (others: {listed}; choose one as the inpainting model)' if listed else ''}"
+                    "; use 'Any model', or add one with --config"
                 )
     seed = concrete_seed(request.seed)
     request = replace(
@@ -83,7 +79,7 @@ def with_crop_policy(request: InpaintRequest, manager: PipelineManager) -> tuple
     width, height = _size(request.image)
     left, right, top, bottom = request.outpaint
     width, height = width + left + right, height + top + bottom
-    entry = manager.entry(request.model, TXT2IMG)
+    entry = require(manager, INPAINT_ANY_MODEL, request.model)
     if not needs_crop(width, height, entry):
         return request, None
     note = (

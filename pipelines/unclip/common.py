@@ -4,16 +4,18 @@ and DDIM inversion (x_T of an image under its z_i). Steps and Stop are counted o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import torch
 from PIL import Image
 
+from ..capabilities import UNCLIP_ACTIONS, require
 from ..jobs import StepCounter
 from ..limits import LIMITS, check_fields, concrete_seed
 from ..manager import PipelineManager
 from ..masks import normalise_image
 from ..models import UNCLIP, ModelEntry
+from ..png_info import attach
 from ..samplers import Sampler
 
 
@@ -27,6 +29,50 @@ class UnclipResult:
     request: object  # the request with model and seed resolved
     stopped_at: int | None = None  # the step Stop was honoured at; `images` holds the finished ones
     thetas: list[float] | None = None  # interpolation / text diff: θ of each image
+
+    def __post_init__(self) -> None:
+        for image, label in zip(self.images, self.labels):
+            attach(image, parameters_text(self.request, label, image.size))
+
+
+_ACTION_NAMES = {
+    "VariationsRequest": "variations",
+    "InterpolationRequest": "interpolation",
+    "TextDiffRequest": "text diff",
+    "CaptionRequest": "caption to image",
+}
+_PROMPT_FIELDS = ("caption", "source_caption", "target_caption", "image", "image_a", "image_b")
+_SHARED_FIELDS = ("steps", "cfg_scale", "seed", "model")
+
+
+def parameters_text(request, label: str, size: tuple[int, int]) -> str:
+    """The A1111-style PNG parameters of one unCLIP image: what it was made from, the shared settings, then the
+    action's own ones and this image's label ("seed 12", "θ = 0.50")."""
+    if hasattr(request, "caption"):
+        first = request.caption
+    elif hasattr(request, "source_caption"):
+        first = f"{request.source_caption} -> {request.target_caption}"
+    else:
+        first = "(from an image)"
+    settings = [
+        f"Steps: {request.steps}",
+        "Sampler: DDIM",
+        f"CFG scale: {request.cfg_scale:g}",
+        f"Seed: {request.seed}",
+        f"Size: {size[0]}x{size[1]}",
+        f"Model: {request.model}",
+        f"unCLIP: {_ACTION_NAMES.get(type(request).__name__, type(request).__name__)}",
+    ]
+    for f in fields(request):
+        if f.name not in _PROMPT_FIELDS + _SHARED_FIELDS:
+            value = getattr(request, f.name)
+            settings.append(
+                f"{f.name.replace('_', ' ').capitalize()}: {value:g}"
+                if isinstance(value, float)
+                else f"{f.name.replace('_', ' ').capitalize()}: {value}"
+            )
+    settings.append(f"Image: {label}")
+    return f"{first}\n" + ", ".join(settings)
 
 
 def resolve(manager: PipelineManager, request):
@@ -53,12 +99,7 @@ def load_image(value, name: str) -> Image.Image:
 
 def unclip_entry(manager: PipelineManager, name: str | None) -> ModelEntry:
     """The registry entry of an unCLIP model (None = the default one); a ValueError for any other kind."""
-    entry = manager.entry(name, UNCLIP)
-    if UNCLIP not in entry.tasks:
-        raise ValueError(
-            f"`model` must be an unCLIP model ({', '.join(manager.registry.names(UNCLIP))}), got {name!r}"
-        )
-    return entry
+    return require(manager, UNCLIP_ACTIONS, name)
 
 
 def unclip_pipe(manager: PipelineManager, entry: ModelEntry):
