@@ -9,10 +9,10 @@ from dataclasses import dataclass, replace
 
 import gradio as gr
 
+from pipelines.capabilities import GUIDANCE_LAB, default_for, models_for, require
 from pipelines.guidance import GuidanceMethod
 from pipelines.guidance.grid import STRENGTH_IGNORED, GuidanceGridRequest, guidance_grid
 from pipelines.manager import PipelineManager
-from pipelines.models import TXT2IMG
 
 from .components import limit_slider, result_gallery, run_buttons, sampler_dropdown, seed_box, wire_stop
 from .errors import explain_unreadable_inputs
@@ -100,7 +100,7 @@ def run(
             seed=seed_of(seed),
         )
     )
-    entry = build_request(lambda: manager.entry(req.model, TXT2IMG))
+    entry = build_request(lambda: require(manager, GUIDANCE_LAB, req.model))
     warn_unknown_words(entry, req.prompt, req.negative_prompt)
     req = replace(req, model=entry.name)
 
@@ -118,12 +118,15 @@ def run(
 # ---------------------------------------------------------------------------------------------- layout
 def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
     registry = manager.registry
-    default = registry.default(TXT2IMG)
+    default = default_for(registry, GUIDANCE_LAB)
     gr.Markdown(EXPLAINER)
     with gr.Row(equal_height=False):
         with gr.Column(scale=4, min_width=320):
             model = gr.Dropdown(
-                registry.names(TXT2IMG), value=default.name if default else None, label="Model", elem_id="lab-model"
+                models_for(registry, GUIDANCE_LAB),
+                value=default.name if default else None,
+                label="Model",
+                elem_id="lab-model",
             )
             prompt = gr.Textbox(
                 label="Prompt", lines=2, placeholder="e.g. a red circle above a blue square", elem_id="lab-prompt"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from pipelines.capabilities import INPAINT_ANY_MODEL, default_for, models_for, require
 from pipelines.inpaint import (
     SIDES,
     InpaintRequest,
@@ -25,7 +26,6 @@ from pipelines.inpaint import (
 )
 from pipelines.manager import PipelineManager
 from pipelines.masks import mask_from_layers
-from pipelines.models import TXT2IMG
 
 from .components import (
     limit_slider,
@@ -129,7 +129,7 @@ def generate(
         a preview of the mask that was used.
     """
     image, mask = build_request(lambda: editor_image_and_mask(editor))
-    entry = build_request(lambda: manager.entry(model or None, TXT2IMG))
+    entry = build_request(lambda: require(manager, INPAINT_ANY_MODEL, model or None))
     req = build_request(
         lambda: InpaintRequest(
             prompt=prompt or "",
@@ -217,7 +217,7 @@ def check_size(manager: PipelineManager, editor_value, model_name, only, last_si
     height, width = editor_value["background"].shape[:2]
     if [width, height] == list(last_size or []):
         return gr.skip(), gr.skip()
-    entry = manager.entry(model_name or None, TXT2IMG)
+    entry = require(manager, INPAINT_ANY_MODEL, model_name or None)
     if needs_crop(width, height, entry) and not only:
         gr.Info(
             f"This image is {width}×{height}; {entry.name} works at {entry.native_size}×{entry.native_size}. "
@@ -225,6 +225,14 @@ def check_size(manager: PipelineManager, editor_value, model_name, only, last_si
         )
         return True, [width, height]
     return gr.skip(), [width, height]
+
+
+def pair_inpainter(manager: PipelineManager, model_name: str | None):
+    """A new 'Any model' choice: the inpainting model that goes with it (SDXL → SDXL inpainting), if one is listed."""
+    if not model_name:
+        return gr.skip()
+    paired = inpainting_model_for(manager, manager.registry.get(model_name))
+    return paired.name if paired is not None else gr.skip()
 
 
 def selected_index(evt: gr.SelectData) -> int:
@@ -334,6 +342,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         outputs=[only_masked, seen_size],
         **private,
     )
+    model.change(bind(pair_inpainter, manager), inputs=[model], outputs=[inpaint_model], **private)
     wire_stop(stop_btn, stop_flags, status)
     if txt2img_gallery is not None:
         selected = gr.State(0)
@@ -343,7 +352,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
 
 
 def _method_radio(manager: PipelineManager, inpainters: list[str]) -> gr.Radio:
-    default = manager.registry.default(TXT2IMG)
+    default = default_for(manager.registry, INPAINT_ANY_MODEL)
     default_inpainter = inpainting_model_for(manager, default) if default else None
     has_local_inpainter = default_inpainter is not None and default_inpainter.is_local
     return gr.Radio(
@@ -392,11 +401,11 @@ def _mask_options():
 
 def _model_settings(manager: PipelineManager, inpainters: list[str]):
     """The 'Model and sampler' accordion: (model, inpainting model, sampler, steps, cfg, resample, seed)."""
-    default = manager.registry.default(TXT2IMG)
+    default = default_for(manager.registry, INPAINT_ANY_MODEL)
     default_inpainter = inpainting_model_for(manager, default) if default else None
     with gr.Accordion("Model and sampler", open=False, elem_id="inpaint-settings"):
         model = gr.Dropdown(
-            manager.registry.names(TXT2IMG),
+            models_for(manager.registry, INPAINT_ANY_MODEL),
             value=default.name if default else None,
             label="Model for 'Any model'",
             elem_id="inpaint-model",

@@ -16,8 +16,8 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from pipelines.capabilities import PAINT_WITH_WORDS, default_for, models_for, require
 from pipelines.manager import PipelineManager
-from pipelines.models import TXT2IMG
 from pipelines.paint_with_words import (
     PALETTE,
     PaintWithWordsRequest,
@@ -200,7 +200,7 @@ def generate(
     rows, skipped = build_request(lambda: regions_from_table(regions))
     if skipped:
         gr.Warning(f"No words for {', '.join(skipped)}: that paint is ignored. Type a phrase in the table.")
-    entry = build_request(lambda: manager.entry(model or None, TXT2IMG))
+    entry = build_request(lambda: require(manager, PAINT_WITH_WORDS, model or None))
     req = build_request(
         lambda: PaintWithWordsRequest(
             prompt=prompt or "",
@@ -237,7 +237,7 @@ def generate(
 
 def on_canvas_change(manager: PipelineManager, value: dict | None, table: Any, model_name: str | None):
     """Keeps one table row per painted colour, and shows the snapped layout at the model's size."""
-    entry = manager.entry(model_name or None, TXT2IMG)
+    entry = require(manager, PAINT_WITH_WORDS, model_name or None)
     rows = sync_table(value, table)
     same = [colour_name(r[0]) for r in rows] == [colour_name(r[0]) for r in table_rows(table)]
     # Same colours as listed: leave the table alone, so a late stroke event never undoes typing.
@@ -338,10 +338,10 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
 
 def _settings(manager: PipelineManager):
     """The Settings accordion: (model, negative prompt, sampler, steps, cfg, seed)."""
-    default = manager.registry.default(TXT2IMG)
+    default = default_for(manager.registry, PAINT_WITH_WORDS)
     with gr.Accordion("Settings", open=False, elem_id="pww-settings"):
         model = gr.Dropdown(
-            manager.registry.names(TXT2IMG),
+            models_for(manager.registry, PAINT_WITH_WORDS),
             value=default.name if default else None,
             label="Model",
             elem_id="pww-model",

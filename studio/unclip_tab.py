@@ -14,8 +14,8 @@ from pathlib import Path
 
 import gradio as gr
 
+from pipelines.capabilities import UNCLIP_ACTIONS, default_for, models_for, require
 from pipelines.manager import PipelineManager
-from pipelines.models import UNCLIP
 from pipelines.unclip import (
     CaptionRequest,
     InterpolationRequest,
@@ -68,9 +68,9 @@ def preview_every(steps: int) -> int:
 
 def unclip_entry(manager: PipelineManager, model_name: str | None):
     """The registry entry of the picked unCLIP model, or a message saying how to get one."""
-    if not manager.registry.names(UNCLIP):
+    if not models_for(manager.registry, UNCLIP_ACTIONS):
         raise gr.Error("No unCLIP model is installed: add a StableUnCLIPImg2ImgPipeline folder (e.g. shapes-unclip).")
-    return build_request(lambda: manager.entry(model_name or None, UNCLIP))
+    return build_request(lambda: require(manager, UNCLIP_ACTIONS, model_name or None))
 
 
 def require_image(value, name: str, hint: str) -> None:
@@ -311,9 +311,9 @@ def run_text_diff(
 
 def caption_it(manager: PipelineManager, image, model_name):
     """Prefills the source caption with the CLIP's best match among shapes-world captions."""
-    if image is None or not manager.registry.names(UNCLIP):
+    if image is None or not models_for(manager.registry, UNCLIP_ACTIONS):
         return gr.skip()
-    entry = manager.entry(model_name or None, UNCLIP)
+    entry = require(manager, UNCLIP_ACTIONS, model_name or None)
     if entry.vocabulary != "shapes":
         return gr.skip()
     try:
@@ -338,10 +338,10 @@ PRIVATE = {"queue": False, "api_visibility": "private"}
 
 def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.Gallery | None = None) -> None:
     """Builds the tab inside the current `gr.Blocks`/`gr.Tab` context: three sub-tabs sharing the model picker."""
-    default = manager.registry.default(UNCLIP)
+    default = default_for(manager.registry, UNCLIP_ACTIONS)
     gr.Markdown(INTRO, elem_id="unclip-intro")
     model = gr.Dropdown(
-        manager.registry.names(UNCLIP),
+        models_for(manager.registry, UNCLIP_ACTIONS),
         value=default.name if default else None,
         label="unCLIP model",
         elem_id="unclip-model",
