@@ -117,3 +117,50 @@ def require(manager, action: Action, name: str | None, field_name: str = "model"
             f"Models that can: {', '.join(can) if can else 'none is listed'}."
         )
     return entry
+
+
+FAMILY_LABELS = {
+    "sd": "SD 1.x / 2.x (and the bundled shapes-sd)",
+    "sdxl": "SDXL base",
+    "sdxl-refiner": "SDXL refiner",
+    "sd-inpaint": "SD inpainting (and shapes-sd-inpaint)",
+    "sdxl-inpaint": "SDXL inpainting",
+    "kandinsky22": "Kandinsky 2.2 (decoder + prior)",
+    "kandinsky22-inpaint": "Kandinsky 2.2 inpainting",
+    "sd-unclip": "Stable unCLIP (and shapes-unclip)",
+    "if": "DeepFloyd IF",
+}
+
+
+def matrix_markdown() -> str:
+    """README's families × tabs table: ✓, or a numbered note saying why the tab does not offer the family."""
+    notes: list[str] = []
+    lines = ["| family | " + " | ".join(a.label for a in ACTIONS) + " |", "|---" * (len(ACTIONS) + 1) + "|"]
+    for family, label in FAMILY_LABELS.items():
+        cells = []
+        for action in ACTIONS:
+            probe = ModelEntry(label, "", "local", family=family, tasks=_TASKS_WITH_EXTRAS.get(family, ()))
+            reason = why_not(action, probe)
+            if reason is None:
+                cells.append("✓")
+                continue
+            if reason not in notes:
+                notes.append(reason)
+            cells.append(f"no ({notes.index(reason) + 1})")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += [""] + [f"{i}. Not offered: {reason}." for i, reason in enumerate(notes, 1)]
+    return "\n".join(lines)
+
+
+# The tasks a family's entry has once its config lists the extras it needs (a Kandinsky decoder with its prior).
+_TASKS_WITH_EXTRAS = {
+    "sd": (TXT2IMG, INPAINT),
+    "sdxl": (TXT2IMG, INPAINT),
+    "sdxl-refiner": (),
+    "sd-inpaint": (INPAINT,),
+    "sdxl-inpaint": (INPAINT,),
+    "kandinsky22": (TXT2IMG,),
+    "kandinsky22-inpaint": (INPAINT,),
+    "sd-unclip": (UNCLIP,),
+    "if": (TXT2IMG, INPAINT),
+}

@@ -25,3 +25,11 @@ def test_readme_lists_every_tab_and_api_name():
         assert f"**{name}**" in readme
     for api in ("/txt2img", "/guidance_grid", "/inpaint", "/paint_with_words"):
         assert api in readme
+
+
+def test_readme_shows_the_capability_table_as_the_code_has_it():
+    from pipelines.capabilities import matrix_markdown
+
+    text = (ROOT / "README.md").read_text()
+    shown = text.split("<!-- capability matrix -->\n", 1)[1].split("\n<!-- /capability matrix -->", 1)[0]
+    assert shown == matrix_markdown()
