@@ -209,6 +209,8 @@ class PipelineManager:
             except RuntimeError as e:
                 if "can't allocate memory" not in str(e) and "out of memory" not in str(e).lower():
                     raise
+            # The arguments may hold models too (a per-request pipeline, a CLIP scorer's bound method): drop them.
+            fn = args = kwargs = None
             self._recover_from_oom()
         raise OutOfMemoryError(
             "out of memory on "
@@ -325,9 +327,7 @@ class PipelineManager:
                 family = self._families.pop(n, None)
                 if family is not None:
                     logger.info("unloading %s (%.1f MB)", n, family.size_bytes / 2**20)
-                    for pipe in family.pipes.values():
-                        if hasattr(pipe, "remove_all_hooks"):
-                            pipe.remove_all_hooks()
+                    _remove_hooks(family.pipes)  # a helper: no loop variable here keeps a pipeline alive
                 family = None  # drop the last reference before collecting
             for key in [k for k, s in self._side.items() if name is None or s.owner == name]:
                 self._drop_side(key)
@@ -543,6 +543,13 @@ def _check_folder(entry: ModelEntry) -> int:
                 ) from e
             total += path.stat().st_size
     return total
+
+
+def _remove_hooks(pipes: dict[str, Any]) -> None:
+    """Removes offloading hooks (accelerate's), which hold the modules, from a family's pipelines."""
+    for pipe in pipes.values():
+        if hasattr(pipe, "remove_all_hooks"):
+            pipe.remove_all_hooks()
 
 
 def _dtype_ratio(dtype: torch.dtype) -> float:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import threading
 import time
+import warnings
+import weakref
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from pipelines import manager as manager_module
 from pipelines.errors import (
     CorruptCheckpointError,
     OfflineModelError,
@@ -19,7 +23,16 @@ from pipelines.errors import (
     UnsafeCheckpointError,
 )
 from pipelines.manager import ManagerConfig, PipelineManager
-from pipelines.models import BUNDLED_CLIP, DEFAULT_MODELS_DIR, HUB_CLIP, IMG2IMG, INPAINT, TXT2IMG, ModelRegistry
+from pipelines.models import (
+    BUNDLED_CLIP,
+    DEFAULT_MODELS_DIR,
+    HUB_CLIP,
+    IMG2IMG,
+    INPAINT,
+    TXT2IMG,
+    UNCLIP,
+    ModelRegistry,
+)
 from pipelines.text_to_image import TextToImageRequest, text_to_image
 
 
@@ -299,3 +312,138 @@ def test_unload_all_also_unloads_the_unclip_prior(tmp_path):
     assert any(m.kind == "side" and "prior" in m.name for m in rows.values()), rows
     manager.unload()
     assert manager.report() == []
+
+
+# --------------------------------------------------------------------- unloading frees every module
+@pytest.fixture(scope="module")
+def several_families(tmp_path_factory, tiny_folder) -> Path:
+    """A `--config` file listing tiny SD, SDXL, Kandinsky 2.2 (decoder + prior: one combined pipeline) and SD unCLIP
+    (with a prior: a side model) folders."""
+    from pipelines.testing import (
+        build_tiny_kandinsky22_folder,
+        build_tiny_kandinsky22_prior_folder,
+        build_tiny_sdxl_folder,
+        build_tiny_unclip_folder,
+    )
+
+    root = tmp_path_factory.mktemp("several")
+    build_tiny_sdxl_folder(root / "tiny-sdxl")
+    build_tiny_kandinsky22_prior_folder(root / "tiny-kandinsky22-prior")
+    build_tiny_kandinsky22_folder(root / "tiny-kandinsky22")
+    build_tiny_unclip_folder(root / "tiny-unclip")
+    config = root / "models.toml"
+    config.write_text(
+        f'[[models]]\nname = "tiny-sd"\npath = "{tiny_folder.as_posix()}"\n\n'
+        f'[[models]]\nname = "tiny-sdxl"\npath = "{(root / "tiny-sdxl").as_posix()}"\n\n'
+        f'[[models]]\nname = "tiny-kandinsky22-prior"\npath = "{(root / "tiny-kandinsky22-prior").as_posix()}"\n\n'
+        f'[[models]]\nname = "tiny-kandinsky22"\npath = "{(root / "tiny-kandinsky22").as_posix()}"\n'
+        'extras = { prior = "tiny-kandinsky22-prior" }\n\n'
+        f'[[models]]\nname = "tiny-unclip"\npath = "{(root / "tiny-unclip").as_posix()}"\n'
+    )
+    return config
+
+
+def _several_config(config: Path) -> ManagerConfig:
+    return ManagerConfig(models_dir=None, config_path=config, device="cpu", offline=True, include_hub=False)
+
+
+def _live_modules() -> dict[int, weakref.ref]:
+    """Every torch module alive in the process, by id."""
+    gc.collect()
+    with warnings.catch_warnings():  # isinstance() on some of torch's deprecated module attributes warns
+        warnings.simplefilter("ignore", FutureWarning)
+        return {id(o): weakref.ref(o) for o in gc.get_objects() if isinstance(o, torch.nn.Module)}
+
+
+def _alive(refs: dict[int, weakref.ref]) -> list[str]:
+    """The class names of the modules in `refs` still alive after a collection (with what holds the first one)."""
+    gc.collect()
+    alive = [r() for r in refs.values() if r() is not None]
+    if not alive:
+        return []
+    holders = [type(h).__name__ for h in gc.get_referrers(alive[0]) if h is not alive]
+    return sorted({type(m).__name__ for m in alive}) + [f"(a {type(alive[0]).__name__} is held by {holders})"]
+
+
+def _watch_the_recovery(monkeypatch, refs: dict[int, weakref.ref]) -> list[list[str]]:
+    """Records, each time the manager frees device memory, which modules of `refs` are alive right after."""
+    seen: list[list[str]] = []
+    free = manager_module._free_device_memory
+
+    def watched(device):
+        free(device)
+        seen.append(_alive(refs))
+
+    monkeypatch.setattr(manager_module, "_free_device_memory", watched)
+    return seen
+
+
+def _use_everything(manager: PipelineManager) -> dict[int, weakref.ref]:
+    """Loads every pipeline of every model, draws with each family, loads the CLIP scorer and the unCLIP prior;
+    returns weak references to every torch module that appeared meanwhile (all of them loaded by the manager)."""
+    from pipelines.unclip import CaptionRequest, caption_to_image
+
+    before = _live_modules()
+    for entry in manager.registry.entries():
+        for task in entry.tasks:
+            manager.pipeline(entry.name, task)
+            manager.request_pipeline(entry.name, task)
+    for name in ("tiny-sd", "tiny-sdxl", "tiny-kandinsky22"):
+        assert text_to_image(manager, TextToImageRequest("a red circle", model=name, steps=2, seed=1)).images
+    caption = CaptionRequest("a red circle", model="tiny-unclip", prior_steps=2, steps=2)
+    assert caption_to_image(manager, caption).images
+    clip_entry = dataclasses.replace(manager.entry("tiny-sd"), clip=str(DEFAULT_MODELS_DIR / BUNDLED_CLIP))
+    assert manager.clip_scorer(clip_entry) is not None
+    kinds = {m.kind for m in manager.report()}
+    assert kinds == {"model", "side"}, manager.report()  # the CLIP scorer and the unCLIP prior are side models
+    after = _live_modules()
+    return {i: r for i, r in after.items() if i not in before or before[i]() is None}
+
+
+def test_after_unload_all_no_module_the_manager_loaded_is_alive(several_families):
+    manager = PipelineManager(_several_config(several_families))
+    loaded = _use_everything(manager)
+    names = {type(r()).__name__ for r in loaded.values()}
+    expected = {"UNet2DConditionModel", "CLIPModel", "PriorTransformer", "VQModel", "CLIPTextModelWithProjection"}
+    assert expected <= names, expected - names
+    manager.unload()
+    assert manager.report() == []
+    assert _alive(loaded) == []
+
+
+def test_out_of_memory_recovery_frees_every_module_before_it_answers(several_families, monkeypatch):
+    """The memory is free when the manager says so: at its collection inside the recovery, while the failed request's
+    caller is still waiting, not only once the error has unwound."""
+    from pipelines.unclip import CaptionRequest, caption_to_image
+
+    manager = PipelineManager(_several_config(several_families))
+    loaded = _use_everything(manager)
+    seen = _watch_the_recovery(monkeypatch, loaded)
+
+    def out_of_memory(module, args):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    # Deep inside a job: the decoder's UNet fails while the prior's parts and the pipeline are in use.
+    manager.pipeline("tiny-unclip", UNCLIP).unet.register_forward_pre_hook(out_of_memory)
+    with pytest.raises(OutOfMemoryError, match="all models were unloaded"):
+        caption_to_image(manager, CaptionRequest("a red circle", model="tiny-unclip", prior_steps=2, steps=2))
+    assert seen == [[]]
+    assert manager.report() == [] and _alive(loaded) == []
+
+
+def test_out_of_memory_recovery_drops_what_the_job_was_given(manager, monkeypatch):
+    """A job handed a per-request pipeline and a scorer (the guidance grid does) does not keep them alive through
+    the recovery."""
+    clip_entry = dataclasses.replace(manager.entry("tiny-sd"), clip=str(DEFAULT_MODELS_DIR / BUNDLED_CLIP))
+    before = _live_modules()
+    manager.pipeline("tiny-sd")
+    manager.clip_scorer(clip_entry)
+    loaded = {i: r for i, r in _live_modules().items() if i not in before or before[i]() is None}
+    seen = _watch_the_recovery(monkeypatch, loaded)
+
+    def job(pipe, *, scorer):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    with pytest.raises(OutOfMemoryError):
+        manager.run(job, manager.request_pipeline("tiny-sd"), scorer=manager.clip_scorer(clip_entry))
+    assert seen == [[]]
