@@ -358,8 +358,8 @@ class PipelineManager:
             pipe = loader.from_pretrained(entry.source, **kwargs)
         except OSError as e:
             raise self._explain_load_error(entry, e) from e
-        except Exception as e:  # safetensors/json errors that slipped past the folder check
-            raise ModelLoadError(f"could not load model {entry.name!r} from {entry.source}: {e}") from e
+        except Exception as e:  # anything the folder check did not foresee: diffusers' own words
+            raise ModelLoadError(f"{_where(entry)}: diffusers could not load it: {e}") from e
         if type(pipe).__name__ in _WITH_PRIOR:
             pipe = self._with_prior(entry, pipe, kwargs)
         if hasattr(pipe, "set_progress_bar_config"):
@@ -435,7 +435,7 @@ class PipelineManager:
                 f"model {entry.name!r} has no .safetensors weights; the studio refuses pickle checkpoints "
                 "(.bin/.ckpt), which can run code when loaded. Convert it to safetensors first."
             )
-        return ModelLoadError(f"could not load model {entry.name!r} from {entry.source}: {text}")
+        return ModelLoadError(f"{_where(entry)}: diffusers could not load it: {text}")
 
     def _place(self, pipe, size: int) -> str:
         """Moves `pipe` to the device, or sets up offloading on CUDA when it does not fit the budget."""
@@ -505,44 +505,124 @@ class PipelineManager:
 
 # --------------------------------------------------------------------- helpers
 def _check_folder(entry: ModelEntry) -> int:
-    """Refuses missing, pickle-only or corrupt model folders before diffusers sees them; returns weight bytes."""
-    from safetensors import safe_open
+    """Refuses a model folder diffusers would fail on, with a message naming the folder and what is wrong with it in
+    words (missing, not a diffusers folder, unreadable model_index.json, a pipeline class diffusers lacks, a listed
+    component without its sub-folder, pickle-only or missing weights, a corrupt or truncated .safetensors file)
+    before diffusers sees it; returns the bytes of its weights."""
+    import diffusers
 
     folder = Path(entry.source)
+    where = _where(entry)
     if not folder.is_dir():
-        raise ModelLoadError(f"model {entry.name!r}: folder {folder} does not exist")
+        raise ModelLoadError(f"{where}: the folder does not exist; check the path in the config")
     index_path = folder / "model_index.json"
     if not index_path.is_file():
         raise ModelLoadError(
-            f"model {entry.name!r}: {folder} is not a diffusers model folder (no model_index.json); "
+            f"{where}: not a diffusers model folder (no model_index.json); "
             "save it with `pipe.save_pretrained(folder, safe_serialization=True)`"
         )
-    index = json.loads(index_path.read_text())
+    try:
+        index = json.loads(index_path.read_text())
+        if not isinstance(index, dict):
+            raise ValueError(f"it holds a JSON {type(index).__name__}, not an object")
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        why = f"it is not valid JSON (line {e.lineno}, column {e.colno})" if isinstance(e, json.JSONDecodeError) else e
+        raise ModelLoadError(
+            f"{where}: model_index.json cannot be read: {why}; copy it again from the model's source"
+        ) from e
+    class_name = index.get("_class_name")
+    if isinstance(class_name, list):  # ["pipeline", "MyPipeline"]: a custom pipeline, code shipped in the folder
+        raise ModelLoadError(
+            f"{where}: model_index.json names a custom pipeline ({class_name[-1]!r}, code in the folder), which the "
+            "studio does not run: loading it would execute that code"
+        )
+    if entry.loader == "DiffusionPipeline" and class_name is None:
+        raise ModelLoadError(f"{where}: model_index.json does not say which pipeline it is (no `_class_name`)")
+    if entry.loader == "DiffusionPipeline" and not (isinstance(class_name, str) and hasattr(diffusers, class_name)):
+        raise ModelLoadError(
+            f"{where}: model_index.json names the pipeline class {class_name!r}, which diffusers "
+            f"{diffusers.__version__} does not have; it may need a newer diffusers, or `_class_name` is misspelt"
+        )
+    if not hasattr(diffusers, entry.loader):
+        raise ModelLoadError(f"{where}: `loader` {entry.loader!r} is not a diffusers pipeline class; fix the config")
     total = 0
     for component, spec in index.items():
-        if component.startswith("_") or not isinstance(spec, list) or spec[0] is None:
+        if component.startswith("_") or not isinstance(spec, list) or None in spec[:2]:
             continue
         sub = folder / component
         if not sub.is_dir():
-            continue
+            kind = spec[1] if len(spec) > 1 else "a component"
+            raise ModelLoadError(
+                f"{where}: model_index.json lists the component `{component}` ({kind}), but there is no "
+                f"{component}/ sub-folder; copy the whole model folder again"
+            )
         safetensors = sorted(sub.glob("*.safetensors"))
         pickles = [p for p in sub.iterdir() if p.suffix in PICKLE_SUFFIXES]
         if pickles and not safetensors:
             raise UnsafeCheckpointError(
-                f"model {entry.name!r}: {component}/ has only pickle checkpoints ({pickles[0].name}); the studio "
+                f"{where}: {component}/ has only pickle checkpoints ({pickles[0].name}); the studio "
                 "refuses them because loading a pickle can run arbitrary code. Convert to .safetensors first."
             )
+        if not safetensors and (sub / "config.json").is_file() and not _tokenizer_like(sub):
+            raise ModelLoadError(
+                f"{where}: {component}/ has a config.json but no weights (.safetensors); copy the whole model "
+                "folder again"
+            )
         for path in safetensors:
-            try:
-                with safe_open(str(path), framework="pt") as f:
-                    f.keys()
-            except Exception as e:  # SafetensorError, OSError: header unreadable or data truncated
+            problem = _safetensors_problem(path)
+            if problem:
+                name = path.relative_to(folder)
                 raise CorruptCheckpointError(
-                    f"model {entry.name!r}: {path.relative_to(folder)} is corrupt or truncated ({e}); "
-                    "download or copy it again"
-                ) from e
+                    f"{where}: {name} is corrupt or truncated ({problem}); download or copy it again"
+                )
             total += path.stat().st_size
     return total
+
+
+def _where(entry: ModelEntry) -> str:
+    """How an error names a model: its name and its folder (or Hub repo)."""
+    return f"model {entry.name!r} ({'folder ' if entry.is_local else ''}{entry.source})"
+
+
+_SAFETENSORS_MAX_HEADER = 100_000_000  # bytes; the safetensors format refuses larger headers
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """What is wrong with a .safetensors file, in words, or None when it reads: its 8-byte header length, its JSON
+    header and the data its tensors need are all there, and safetensors itself opens it."""
+    from safetensors import safe_open
+
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else None
+        if length is None or length > _SAFETENSORS_MAX_HEADER:
+            return "its first bytes are not a safetensors header"
+        if 8 + length > size:
+            return f"the file ends at {size:,} bytes, inside its own header"
+        try:
+            header = json.loads(f.read(length))
+        except (UnicodeDecodeError, ValueError):
+            return "its header is not readable"
+    if not isinstance(header, dict):
+        return "its header is not readable"
+    offsets = [v.get("data_offsets") for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
+    needed = 8 + length + max((o[1] for o in offsets if isinstance(o, list) and len(o) == 2), default=0)
+    if needed > size:
+        return f"only {size:,} of its {needed:,} bytes are there"
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            f.keys()
+    except Exception as e:  # SafetensorError, OSError: anything else the format check found
+        logger.info("%s: %s", path, e)
+        return "its contents do not match its header"
+    return None
+
+
+def _tokenizer_like(sub: Path) -> bool:
+    """Whether a sub-folder holds no weights by design (a tokenizer, scheduler or image processor with a config)."""
+    names = {p.name for p in sub.iterdir()}
+    return bool(names & {"tokenizer_config.json", "scheduler_config.json", "preprocessor_config.json", "vocab.json"})
 
 
 def _remove_hooks(pipes: dict[str, Any]) -> None:

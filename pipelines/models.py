@@ -174,10 +174,37 @@ HUB_PRESETS: tuple[ModelEntry, ...] = (
 
 
 def entry_from_folder(folder: Path, name: str, kind: str, **overrides) -> ModelEntry:
-    """Builds an entry for a diffusers folder, reading family and native size from its configs."""
-    index = json.loads((folder / "model_index.json").read_text())
-    class_name = index.get("_class_name", "DiffusionPipeline")
+    """Builds an entry for a diffusers folder, reading family and native size from its configs.
+
+    A folder the registry cannot make sense of (model_index.json unreadable, a pipeline class it does not know) is
+    still listed, as an "other" model for text to image, with a logged warning: a model that vanished from the picker
+    would leave its owner guessing, while picking it and loading it says what is wrong with the folder (the manager's
+    folder check), and the studio starts and serves the other models either way.
+    """
+    try:
+        index = json.loads((folder / "model_index.json").read_text())
+        class_name = index.get("_class_name", "DiffusionPipeline")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as e:
+        logger.warning(
+            "model %r (folder %s): model_index.json cannot be read (%s); listed, loading it says so", name, folder, e
+        )
+        extras = overrides.pop("extras", None) or {}
+        fields = {k: v for k, v in overrides.items() if v is not None}
+        fields["tasks"] = tuple(fields.get("tasks", (TXT2IMG,)))
+        fields.setdefault("family", "other")
+        fields.setdefault("description", "model_index.json cannot be read")
+        return ModelEntry(name=name, source=str(folder), kind=kind, extras=dict(extras), **fields)
+    if not isinstance(class_name, str):  # ["pipeline", "MyPipeline"]: a custom pipeline (code in the folder)
+        class_name = str(class_name[-1]) if isinstance(class_name, list) and class_name else repr(class_name)
     family, tasks = _FAMILIES.get(class_name, ("other", (TXT2IMG,)))
+    if class_name not in _FAMILIES:
+        logger.warning(
+            "model %r (folder %s): model_index.json names %s, a pipeline class the studio does not know; offered for "
+            "text to image, and loading it will say whether diffusers can",
+            name,
+            folder,
+            class_name,
+        )
     native, multiple = _native_size(folder)
     extras = overrides.pop("extras", None) or {}
     vocabulary = "shapes" if kind == "bundled" and name.startswith("shapes") else None
@@ -207,7 +234,10 @@ def entry_from_folder(folder: Path, name: str, kind: str, **overrides) -> ModelE
 def _native_size(folder: Path) -> tuple[int, int]:
     """(native image size, latent downsampling factor) from the UNet and autoencoder (VAE, or Kandinsky's MoVQ)
     configs: factor 1 for pixel-space models (DeepFloyd IF: no autoencoder); (512, 8) when unknown."""
-    index = json.loads((folder / "model_index.json").read_text())
+    try:
+        index = json.loads((folder / "model_index.json").read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        index = {}
     autoencoder = next((name for name in ("vae", "movq") if name in index), None)
     try:
         vae = json.loads((folder / (autoencoder or "vae") / "config.json").read_text())
