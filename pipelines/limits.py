@@ -37,6 +37,7 @@ LIMITS: dict[str, Limit] = {
     "seed": Limit(-1, MAX_SEED, integer=True),
     # text to image
     "batch_size": Limit(1, 8, integer=True),
+    "refiner_switch": Limit(0, 1, step=0.05, low_open=True),  # "Refiner: switch at", the base's share of the steps
     # inpainting
     "denoising_strength": Limit(0, 1, step=0.05, low_open=True),
     "resample": Limit(1, 10, integer=True),

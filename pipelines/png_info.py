@@ -5,10 +5,14 @@ Format (one chunk, key "parameters")::
     a red circle on the left
     Negative prompt: blurry
     Steps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 1234, Size: 64x64, Model: shapes-sd
+
+An SDXL base with its refiner adds A1111's ``Refiner: SDXL refiner, Refiner switch at: 0.8``. A value holding a
+comma, a colon or a newline is written in double quotes (JSON escapes inside), as A1111 does.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +35,8 @@ class GenerationParameters:
     width: int = 512
     height: int = 512
     model: str = ""
+    refiner: str = ""  # the refiner that drew the low-noise steps ("" = the base alone)
+    refiner_switch: float | None = None  # its "switch at": the fraction of the steps the base drew
 
 
 def format_parameters(p: GenerationParameters) -> str:
@@ -46,13 +52,32 @@ def format_parameters(p: GenerationParameters) -> str:
         f"Size: {p.width}x{p.height}",
     ]
     if p.model:
-        settings.append(f"Model: {p.model}")
+        settings.append(f"Model: {_quote(p.model)}")
+    if p.refiner:
+        settings.append(f"Refiner: {_quote(p.refiner)}")
+    if p.refiner_switch is not None:
+        settings.append(f"Refiner switch at: {_number(p.refiner_switch)}")
     lines.append(", ".join(settings))
     return "\n".join(lines)
 
 
 def _number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _quote(text: str) -> str:
+    """A1111's `quote`: the text as is, or JSON-quoted when a comma, colon or newline would break the line."""
+    return json.dumps(text, ensure_ascii=False) if any(c in text for c in ",:\n") else text
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value.strip('"')
 
 
 # `Key: value` pairs; a value may be quoted (A1111 quotes values containing commas).
@@ -68,7 +93,7 @@ def parse_parameters(text: str) -> GenerationParameters:
     lines = text.strip().split("\n")
     if not lines or not lines[-1].lstrip().startswith("Steps:"):
         raise ValueError(f"`parameters` has no 'Steps: …' settings line, got {text[:80]!r}")
-    settings = {k.strip(): v.strip().strip('"') for k, v in _PAIR.findall(lines[-1]) if k.strip()}
+    settings = {k.strip(): _unquote(v) for k, v in _PAIR.findall(lines[-1]) if k.strip()}
     prompt_lines, negative_lines, in_negative = [], [], False
     for line in lines[:-1]:
         if line.startswith("Negative prompt:"):
@@ -88,6 +113,8 @@ def parse_parameters(text: str) -> GenerationParameters:
         width=width,
         height=height,
         model=settings.get("Model", ""),
+        refiner=settings.get("Refiner", ""),
+        refiner_switch=float(settings["Refiner switch at"]) if "Refiner switch at" in settings else None,
     )
 
 

@@ -37,7 +37,8 @@ SHAPES_EXAMPLES = [
     "a blue square above a yellow triangle",
     "a green triangle in the middle",
 ]
-RESTORED_FIELDS = 9  # the inputs a PNG's parameters restore: all but the batch size
+RESTORED_FIELDS = 9  # the inputs `read_png` restores (the first 9: not the batch size; the switch has its own)
+NO_REFINER = 1.0  # "Refiner: switch at" 1: the base model draws every step
 
 
 @dataclass
@@ -78,6 +79,7 @@ def generate(
     width: float | None = None,
     height: float | None = None,
     batch_size: float = DEFAULTS.batch_size,
+    refiner_switch: float | None = NO_REFINER,
     request: gr.Request = None,
     progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
 ):
@@ -94,6 +96,8 @@ def generate(
         width: image width in pixels (a multiple of 8); empty = the model's native size.
         height: image height in pixels (a multiple of 8); empty = the model's native size.
         batch_size: how many images, 1 to 8.
+        refiner_switch: "Refiner: switch at", for models with a refiner (SDXL base): the base model draws this
+            fraction of the steps (the noisy start) and the refiner the rest (the fine detail); 1 = no refiner.
 
     Returns:
         the images (PNG, each with an AUTOMATIC1111-style `parameters` text chunk), the seed used, a status line, and
@@ -112,6 +116,7 @@ def generate(
             width=int(width) if width else None,
             height=int(height) if height else None,
             batch_size=int(batch_size),
+            refiner_switch=float(refiner_switch) if refiner_switch is not None else None,
         )
     )
     warn_unknown_words(entry, req.prompt, req.negative_prompt)
@@ -125,6 +130,8 @@ def generate(
     )
     result = finished.result
     status = finished.status(f"{len(result.images)} image(s)", " (partly denoised)") + f" · seed {result.seed}"
+    if result.refiner is not None:
+        status += f" · {result.refiner} from step {result.switched_at + 1}"
     yield (
         [(image, text) for image, text in zip(result.images, result.parameters, strict=True)],
         result.seed,
@@ -133,10 +140,34 @@ def generate(
     )
 
 
+def refiner_name(manager: PipelineManager, entry: ModelEntry) -> str | None:
+    """The name of `entry`'s refiner (its `extras`), None when it has none."""
+    refiner = manager.extra_entry(entry, "refiner")
+    return refiner.name if refiner is not None else None
+
+
+def refiner_info(refiner: str | None) -> str:
+    """The switch slider's explanation, naming the refiner."""
+    return (
+        f"The base model draws the first part of the steps, then {refiner or 'the refiner'} finishes the fine "
+        "detail: 0.8 hands over after 80% of the steps; 1 = no refiner"
+    )
+
+
+def refiner_slider(manager: PipelineManager, entry: ModelEntry, value: float | None = None) -> gr.Slider:
+    """The switch slider for `entry`: shown with its refiner's name, or hidden and set to 1 when it has none
+    (a hidden value never asks for a refiner). `value` None keeps the slider's value on a model with one."""
+    refiner = refiner_name(manager, entry)
+    if refiner is None:
+        return gr.Slider(value=NO_REFINER, visible=False, interactive=False)
+    shown = {"visible": True, "interactive": True, "info": refiner_info(refiner)}
+    return gr.Slider(**shown) if value is None else gr.Slider(value=value, **shown)
+
+
 def on_model_change(manager: PipelineManager, name: str):
-    """The picked model's note, and its native size in the size boxes."""
+    """The picked model's note, its native size in the size boxes, and the refiner switch (shown when it has one)."""
     entry = manager.entry(name or None, TXT2IMG)
-    return model_note(entry), entry.native_size, entry.native_size
+    return model_note(entry), entry.native_size, entry.native_size, refiner_slider(manager, entry)
 
 
 def check_prompt(manager: PipelineManager, text: str, name: str) -> None:
@@ -165,6 +196,22 @@ def read_png(model_names: list[str], path: str | None):
     gr.Info("Settings restored from the PNG.")
     restored = [p.prompt, p.negative_prompt, model_value, sampler_label, p.steps, p.cfg_scale, p.seed, p.width]
     return [*restored, p.height, f"Settings restored from PNG (seed {p.seed})."]
+
+
+def read_png_refiner(manager: PipelineManager, path: str | None, name: str | None):
+    """Restores "Refiner: switch at" from a PNG's parameters, after `read_png` has set the model (`name`): the PNG's
+    switch (1 when it used no refiner) on a model with a refiner; hidden at 1 on a model without one."""
+    text = read_parameters(path) if path else None
+    if not text:
+        return gr.skip()
+    try:
+        p = parse_parameters(text)
+    except ValueError:
+        return gr.skip()  # `read_png` has said what is wrong with it
+    entry = manager.entry(name or None, TXT2IMG)
+    if p.refiner_switch is not None and p.refiner_switch < 1 and refiner_name(manager, entry) is None:
+        gr.Warning(f"The PNG used a refiner ({p.refiner or 'unnamed'}); {entry.name} has none, so it draws alone.")
+    return refiner_slider(manager, entry, p.refiner_switch if p.refiner_switch is not None else NO_REFINER)
 
 
 # ---------------------------------------------------------------------------------------------- layout
@@ -212,6 +259,14 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
                     width = gr.Number(value=native, label="Width", elem_id="txt2img-width", **size)
                     height = gr.Number(value=native, label="Height", elem_id="txt2img-height", **size)
                     batch = limit_slider("batch_size", DEFAULTS.batch_size, "Batch size", "txt2img-batch")
+                refiner = limit_slider(
+                    "refiner_switch",
+                    NO_REFINER,
+                    "Refiner: switch at",
+                    "txt2img-refiner-switch",
+                    info=refiner_info(refiner_name(manager, default) if default else None),
+                    visible=bool(default and default.extras.get("refiner")),
+                )
                 with gr.Row(equal_height=True):
                     seed = seed_box(DEFAULTS.seed, "Seed (-1 = random)", "txt2img-seed", scale=3)
                     reuse_btn = gr.Button("♻ Reuse last seed", scale=1, elem_id="txt2img-reuse-seed")
@@ -228,7 +283,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
             gallery = result_gallery("Results", "txt2img-gallery", columns=2, height=460, preview=True)
             status, used_seed, parameters = run_details("txt2img")
 
-    inputs = [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch]
+    inputs = [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch, refiner]
     handler = bind(generate, manager, stop_flags, name="txt2img")
     explain_unreadable_inputs(inputs, handler)  # a NaN or an undecodable value: a message, not a crash
     generate_event = gr.on(
@@ -246,9 +301,9 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
     wire_stop(stop_btn, stop_flags, status)
     private = {"queue": False, "api_visibility": "private"}
     reuse_btn.click(lambda s: s if s is not None else gr.skip(), inputs=[used_seed], outputs=[seed], **private)
-    model.change(bind(on_model_change, manager), inputs=[model], outputs=[note, width, height], **private)
+    model.change(bind(on_model_change, manager), inputs=[model], outputs=[note, width, height, refiner], **private)
     prompt.blur(bind(check_prompt, manager), inputs=[prompt, model], outputs=None, **private)
-    png_in.upload(
+    restore = png_in.upload(
         bind(read_png, model_names),
         inputs=[png_in],
         outputs=[*inputs[:RESTORED_FIELDS], status],
@@ -256,4 +311,6 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
         api_name="read_png_info",
         api_visibility="undocumented",
     )
+    # The switch is restored once the model is: whether it shows depends on the model.
+    restore.success(bind(read_png_refiner, manager), inputs=[png_in, model], outputs=[refiner], **private)
     return TextToImageTab(generate_event=generate_event, gallery=gallery, used_seed=used_seed)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from pipelines.png_info import parse_parameters, read_parameters, save_png
-from pipelines.text_to_image import TextToImageRequest, text_to_image
+from pipelines.samplers import Sampler
+from pipelines.text_to_image import TextToImageRequest, base_steps, refiner_split, text_to_image
 
 PROMPT = "a red circle on the left"
 
@@ -56,6 +57,14 @@ def test_default_size_is_the_models_native_size(shared_manager):
         ({"batch_size": 0}, "`batch_size` must be an integer from 1 to 8, got 0"),
         ({"sampler": "Heun++"}, "`sampler` must be one of"),
         ({"sampler": "LCM"}, "`sampler` 'LCM' needs an LCM-distilled model"),
+        ({"refiner_switch": 0.0}, "`refiner_switch` must be greater than 0 and at most 1, got 0.0"),
+        ({"refiner_switch": 1.5}, "`refiner_switch` must be greater than 0 and at most 1, got 1.5"),
+        ({"refiner_switch": True}, "`refiner_switch` must be greater than 0 and at most 1, got True"),
+        (
+            {"refiner_switch": 0.8},
+            "`refiner_switch` 0.8 needs a model with a refiner, and 'tiny-sd' has none (models with one: "
+            "'SDXL base'); set it to 1 for no refiner",  # the Hub preset, listed beside the local folders
+        ),
     ],
 )
 def test_invalid_requests_name_the_parameter_and_value(shared_manager, changes, message):
@@ -116,3 +125,29 @@ def test_png_parameters_round_trip(shared_manager, tmp_path):
     )
     again = text_to_image(shared_manager, restored).images[0]
     np.testing.assert_array_equal(np.asarray(again), np.asarray(image))
+
+
+def test_switch_at_one_needs_no_refiner(shared_manager):
+    alone = text_to_image(shared_manager, TextToImageRequest(PROMPT, seed=5, steps=3))
+    switched = text_to_image(shared_manager, TextToImageRequest(PROMPT, seed=5, steps=3, refiner_switch=1.0))
+    np.testing.assert_array_equal(np.asarray(switched.images[0]), np.asarray(alone.images[0]))
+    assert switched.parameters == alone.parameters and switched.refiner is None
+
+
+@pytest.mark.parametrize(
+    ("steps", "switch", "expected"), [(20, 0.8, 16), (5, 0.5, 3), (10, 0.35, 4), (10, 0.25, 3), (4, 1.0, 4)]
+)
+def test_the_base_gets_round_steps_times_switch_halves_up(steps, switch, expected):
+    assert base_steps(steps, switch) == expected
+
+
+@pytest.mark.parametrize("sampler", [s.label for s in Sampler if s is not Sampler.LCM])
+@pytest.mark.parametrize(("steps", "switch"), [(20, 0.8), (7, 0.3), (30, 0.55), (3, 0.5)])
+def test_the_noise_level_split_gives_the_base_its_share_of_the_steps(shared_manager, sampler, steps, switch):
+    """diffusers cuts by noise level (t ≥ c for the base, t < c for the refiner): the cutoff lands between the
+    timestep of the base's last step and the refiner's first."""
+    scheduler = shared_manager.request_pipeline("tiny-sd", sampler=sampler).scheduler
+    split = refiner_split(scheduler, scheduler, steps, switch)
+    k = base_steps(steps, switch)
+    assert (split.base_steps, split.refiner_steps) == (k, steps - k)
+    assert 0 < split.fraction < 1
