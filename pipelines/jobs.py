@@ -106,14 +106,21 @@ class StepCounter:
         return callback
 
 
+@torch.no_grad()
 def decode_preview(pipe, latents: torch.Tensor) -> Image.Image:
-    """Decodes the first latent of the batch with the pipeline's VAE (cheap at preview sizes).
+    """Decodes the first latent of the batch as the pipeline's family does (cheap at preview sizes): SD's VAE,
+    Kandinsky's MoVQ, or nothing for a pixel-space model (DeepFloyd IF), whose x_t already is an image.
 
     Args:
-        latents: (batch, channels, h, w) current x_t in latent space.
+        latents: (batch, channels, h, w) current x_t.
     """
-    vae = pipe.vae
-    scaled = latents[:1].to(vae.dtype) / vae.config.scaling_factor
-    image = vae.decode(scaled, return_dict=False)[0]
+    first = latents[:1]
+    if getattr(pipe, "vae", None) is not None:
+        vae = pipe.vae
+        image = vae.decode(first.to(vae.dtype) / vae.config.scaling_factor, return_dict=False)[0]
+    elif getattr(pipe, "movq", None) is not None:
+        image = pipe.movq.decode(first.to(pipe.movq.dtype), force_not_quantize=True)["sample"]
+    else:
+        image = first[:, :3]
     image = (image / 2 + 0.5).clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
     return Image.fromarray((image * 255).round().astype("uint8"))

@@ -31,6 +31,7 @@ def test_txt2img_is_listed_with_named_parameters(client):
         "width",
         "height",
         "batch_size",
+        "refiner_switch",
     ]
 
 
