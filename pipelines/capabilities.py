@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import UnsupportedTaskError
-from .models import INPAINT, NEEDS_EXTRA, TXT2IMG, UNCLIP, ModelEntry, ModelRegistry
+from .models import FAMILY_TASKS, INPAINT, NEEDS_EXTRA, TXT2IMG, UNCLIP, ModelEntry, ModelRegistry
 
 TEXT_UNETS = ("sd", "sdxl")  # latent UNets conditioned on the prompt's token embeddings through SD/SDXL's encoders
 
@@ -139,7 +139,7 @@ def matrix_markdown() -> str:
     for family, label in FAMILY_LABELS.items():
         cells = []
         for action in ACTIONS:
-            probe = ModelEntry(label, "", "local", family=family, tasks=_TASKS_WITH_EXTRAS.get(family, ()))
+            probe = ModelEntry(label, "", "local", family=family, tasks=FAMILY_TASKS.get(family, ()))
             reason = why_not(action, probe)
             if reason is None:
                 cells.append("✓")
@@ -150,17 +150,3 @@ def matrix_markdown() -> str:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += [""] + [f"{i}. Not offered: {reason}." for i, reason in enumerate(notes, 1)]
     return "\n".join(lines)
-
-
-# The tasks a family's entry has once its config lists the extras it needs (a Kandinsky decoder with its prior).
-_TASKS_WITH_EXTRAS = {
-    "sd": (TXT2IMG, INPAINT),
-    "sdxl": (TXT2IMG, INPAINT),
-    "sdxl-refiner": (),
-    "sd-inpaint": (INPAINT,),
-    "sdxl-inpaint": (INPAINT,),
-    "kandinsky22": (TXT2IMG,),
-    "kandinsky22-inpaint": (INPAINT,),
-    "sd-unclip": (UNCLIP,),
-    "if": (TXT2IMG, INPAINT),
-}

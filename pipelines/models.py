@@ -55,6 +55,8 @@ _FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "IFPipeline": ("if", (TXT2IMG, IMG2IMG, INPAINT)),  # stage I (64x64 on the Hub); IF's own img2img/inpainting
     "IFSuperResolutionPipeline": ("if-stage2", ()),  # the upscaler of an IF cascade (extras "stage_2")
 }
+# family -> the tasks its entry has (with its extras, for a family that needs one)
+FAMILY_TASKS: dict[str, tuple[str, ...]] = {family: tasks for family, tasks in _FAMILIES.values()}
 NEEDS_EXTRA = {"kandinsky22": "prior", "kandinsky22-inpaint": "prior"}  # family -> the extra it cannot do without
 
 

@@ -15,7 +15,7 @@ from ..limits import LIMITS, check_fields, concrete_seed
 from ..manager import PipelineManager
 from ..masks import normalise_image
 from ..models import UNCLIP, ModelEntry
-from ..png_info import attach
+from ..png_info import GenerationParameters, attach, format_parameters
 from ..samplers import Sampler
 
 
@@ -54,25 +54,24 @@ def parameters_text(request, label: str, size: tuple[int, int]) -> str:
         first = f"{request.source_caption} -> {request.target_caption}"
     else:
         first = "(from an image)"
-    settings = [
-        f"Steps: {request.steps}",
-        "Sampler: DDIM",
-        f"CFG scale: {request.cfg_scale:g}",
-        f"Seed: {request.seed}",
-        f"Size: {size[0]}x{size[1]}",
-        f"Model: {request.model}",
-        f"unCLIP: {_ACTION_NAMES.get(type(request).__name__, type(request).__name__)}",
-    ]
+    shared = GenerationParameters(
+        prompt=first,
+        steps=request.steps,
+        sampler="DDIM",
+        cfg_scale=request.cfg_scale,
+        seed=request.seed,
+        width=size[0],
+        height=size[1],
+        model=request.model,
+    )
+    settings = [f"unCLIP: {_ACTION_NAMES.get(type(request).__name__, type(request).__name__)}"]
     for f in fields(request):
         if f.name not in _PROMPT_FIELDS + _SHARED_FIELDS:
             value = getattr(request, f.name)
-            settings.append(
-                f"{f.name.replace('_', ' ').capitalize()}: {value:g}"
-                if isinstance(value, float)
-                else f"{f.name.replace('_', ' ').capitalize()}: {value}"
-            )
+            shown = f"{value:g}" if isinstance(value, float) else value
+            settings.append(f"{f.name.replace('_', ' ').capitalize()}: {shown}")
     settings.append(f"Image: {label}")
-    return f"{first}\n" + ", ".join(settings)
+    return format_parameters(shared) + ", " + ", ".join(settings)
 
 
 def resolve(manager: PipelineManager, request):
