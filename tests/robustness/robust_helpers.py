@@ -59,6 +59,15 @@ def call_raw(url: str, api: str, data_json: str, timeout: float = 120) -> tuple[
     return kind, payload
 
 
+def raw_row(client, api_name: str, values: dict) -> str:
+    """The JSON body's data list for `api_name` (NaN and Infinity written as JavaScript would)."""
+    parameters = client.view_api(print_info=False, return_format="dict")["named_endpoints"][api_name]["parameters"]
+    names = [p["parameter_name"] for p in parameters]
+    unknown = set(values) - set(names)
+    assert not unknown, f"{api_name} has no parameter {unknown}"
+    return json.dumps([values.get(p["parameter_name"], p.get("parameter_default")) for p in parameters])
+
+
 def wait_for(predicate, timeout: float = 30.0, every: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from gradio_client import handle_file
 from PIL import Image
-from robust_helpers import CORRUPT, PICKLE_ONLY, TALLY, call_raw, image_path, png_header_bomb
+from robust_helpers import CORRUPT, PICKLE_ONLY, TALLY, call_raw, image_path, png_header_bomb, raw_row
 
 from pipelines.paint_with_words import PALETTE
 
@@ -121,22 +121,24 @@ def test_txt2img_bad_input(client, case):
     counted(client)
 
 
-# Values JSON cannot carry: gradio_client refuses to send them, a hand-written request can.
+# Values JSON cannot carry: gradio_client refuses to send them, a hand-written request can. Each row is the
+# endpoint's own parameters (their defaults, in API order) with BASE and the case's value put in.
+NAN, INF = float("nan"), float("inf")
 RAW_CASES = {
-    "cfg NaN": ('["a red circle", "", "tiny-sd", "Euler", 1, NaN, 1, 64, 64, 1]', r"`cfg_scale` must be from 0 to 30"),
-    "cfg +inf": ('["a red circle", "", "tiny-sd", "Euler", 1, Infinity, 1, 64, 64, 1]', r"greater than maximum value"),
-    "cfg -inf": ('["a red circle", "", "tiny-sd", "Euler", 1, -Infinity, 1, 64, 64, 1]', r"less than minimum value"),
-    "seed NaN": ('["a red circle", "", "tiny-sd", "Euler", 1, 7, NaN, 64, 64, 1]', r"`seed` has an invalid value"),
-    "seed as text": ('["a red circle", "", "tiny-sd", "Euler", 1, 7, "abc", 64, 64, 1]', r"`seed`"),
-    "width NaN": ('["a red circle", "", "tiny-sd", "Euler", 1, 7, 1, NaN, 64, 1]', r"`width` has an invalid value"),
-    "steps NaN": ('["a red circle", "", "tiny-sd", "Euler", NaN, 7, 1, 64, 64, 1]', r"NaN"),
+    "cfg NaN": ({"cfg_scale": NAN}, r"`cfg_scale` must be from 0 to 30"),
+    "cfg +inf": ({"cfg_scale": INF}, r"greater than maximum value"),
+    "cfg -inf": ({"cfg_scale": -INF}, r"less than minimum value"),
+    "seed NaN": ({"seed": NAN}, r"`seed` has an invalid value"),
+    "seed as text": ({"seed": "abc"}, r"`seed`"),
+    "width NaN": ({"width": NAN}, r"`width` has an invalid value"),
+    "steps NaN": ({"steps": NAN}, r"NaN"),
 }
 
 
 @pytest.mark.parametrize("case", list(RAW_CASES))
 def test_txt2img_values_json_cannot_carry(client, robust_url, case):
-    data, expected = RAW_CASES[case]
-    kind, payload = call_raw(robust_url, "txt2img", data)
+    overrides, expected = RAW_CASES[case]
+    kind, payload = call_raw(robust_url, "txt2img", raw_row(client, "/txt2img", {**BASE, **overrides}))
     assert kind == "error", payload
     assert payload["error"] and re.search(expected, payload["error"]), payload
     counted(client)

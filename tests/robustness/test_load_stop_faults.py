@@ -12,7 +12,7 @@ import pytest
 import torch
 from gradio_client import Client
 from PIL import Image
-from robust_helpers import TALLY, TINY, image_path, rss_bytes, wait_for
+from robust_helpers import TALLY, TINY, image_path, raw_row, rss_bytes, wait_for
 
 from pipelines.text_to_image import TextToImageRequest, text_to_image
 
@@ -107,14 +107,20 @@ def test_a_client_that_disconnects_mid_run_frees_its_slot(robust_app, robust_man
     demo, url = robust_app
     flags = stop_flags_of(demo)
     # A raw API caller opens the event stream of a long run, then goes away.
-    body = {"data": ["a red circle", "", TINY, "Euler", 150, 7, 11, 64, 64, 1]}
-    event_id = httpx.post(f"{url}gradio_api/call/txt2img", json=body, timeout=30).json()["event_id"]
+    quitter = Client(url, verbose=False)
+    row = raw_row(
+        quitter, "/txt2img", {"prompt": "a red circle", "model": TINY, "sampler": "Euler", "steps": 150, "seed": 11}
+    )
+    body = '{"data": ' + row + "}"
+    event_id = httpx.post(
+        f"{url}gradio_api/call/txt2img", content=body, headers={"content-type": "application/json"}, timeout=30
+    ).json()["event_id"]
     with httpx.stream("GET", f"{url}gradio_api/call/txt2img/{event_id}", timeout=60) as stream:
         for line in stream.iter_lines():
+            assert not line.startswith("event: error"), "the raw run was refused, so nothing was abandoned"
             if line.startswith("event: generating") or line.startswith("event: heartbeat"):
                 break
     # A gradio_client user cancels its own run.
-    quitter = Client(url, verbose=False)
     job = quitter.submit(prompt="a red circle", steps=150, seed=12, sampler="Euler", api_name="/txt2img")
     time.sleep(0.5)
     job.cancel()
