@@ -111,11 +111,12 @@ def vae_psnr(vae_folder: Path, count: int = 256) -> float:
     return round(10 * np.log10(255**2 / mse), 2)
 
 
-PARTS = ("vae", "clip", "text_to_image")
+PARTS = ("vae", "clip", "text_to_image", "words")
+DEFAULT_PARTS = ("vae", "clip", "text_to_image")
 SPLITS = {"text_to_image": held_out_prompts, "text_to_image_paraphrase": held_out_paraphrases}
 
 
-def evaluate(assets: Path = ASSETS, seeds=SEEDS, parts=PARTS) -> dict:
+def evaluate(assets: Path = ASSETS, seeds=SEEDS, parts=DEFAULT_PARTS) -> dict:
     results: dict = {}
     sd = assets / "shapes-sd"
     if "vae" in parts and (sd / "vae").exists():
@@ -129,7 +130,33 @@ def evaluate(assets: Path = ASSETS, seeds=SEEDS, parts=PARTS) -> dict:
             start = time.perf_counter()
             results[split] = text_to_image_scores(pipe, prompts(), seeds)
             results[split]["seconds_per_image"] = round((time.perf_counter() - start) / results[split]["images"], 3)
+    if "words" in parts and (sd / "unet").exists():
+        results["paraphrase_words"] = word_scores(load_text_to_image(sd))
     return results
+
+
+def word_scores(pipe, count: int = 200, seed: int = 23) -> dict:
+    """Which words of the paraphrases the model follows: random held-out scenes, each drawn (seed 0) from its
+    canonical caption and from a random other phrasing; per word of the phrasings, the share of its images judged
+    all right and the same share for the canonical captions of the same scenes (a gap says the word is not learned).
+    """
+    from .grammar import COLOURS, SHAPES, words_of
+    from .phrasing import phrase_other_than_canonical
+
+    pipe.set_progress_bar_config(disable=True)
+    rng = random.Random(seed)
+    by_word: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+    for _ in range(count):
+        scene = sample_example(rng, "held_out").scene
+        canonical, paraphrase = describe(scene), phrase_other_than_canonical(scene, rng)
+        right = [judge(generate(pipe, text, seeds=(0,))[0], text).all_correct for text in (canonical, paraphrase)]
+        for word in set(words_of(paraphrase)) - set(COLOURS) - set(SHAPES):
+            by_word[word].append((right[0], right[1]))
+    rows = {}
+    for word, pairs in sorted(by_word.items(), key=lambda kv: -len(kv[1])):
+        canonical_rate, paraphrase_rate = (float(np.mean([p[i] for p in pairs])) for i in (0, 1))
+        rows[word] = {"n": len(pairs), "canonical": round(canonical_rate, 3), "paraphrase": round(paraphrase_rate, 3)}
+    return rows
 
 
 def side_by_side(results: dict) -> str:
@@ -171,7 +198,9 @@ def main() -> None:
     parser.add_argument("--assets-dir", type=Path, default=ASSETS)
     parser.add_argument("--write", action="store_true", help="write eval.json and the model cards")
     parser.add_argument("--seeds", type=parse_seeds, default=SEEDS, help="e.g. 0-3 (the default) or 4-7")
-    parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS, help="measure only these parts")
+    parser.add_argument(
+        "--only", nargs="+", choices=PARTS, default=DEFAULT_PARTS, help="measure these parts ('words': per-word probe)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = parser.parse_args()

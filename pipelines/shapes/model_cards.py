@@ -137,6 +137,8 @@ def write_cards(assets: Path, results: dict) -> None:
         t2i = results.get("text_to_image", {})
         for key, value in t2i.items():
             scores[f"text-to-image {key}"] = value
+        for key, value in results.get("text_to_image_paraphrase", {}).items():
+            scores[f"text-to-image, paraphrased prompts, {key}"] = value
         sd.joinpath("README.md").write_text(
             _card(
                 "shapes-sd: a tiny Stable Diffusion for the shapes world",
@@ -148,7 +150,9 @@ def write_cards(assets: Path, results: dict) -> None:
                 "classifier-free guidance works; EMA weights; zero-terminal-SNR noise schedule with v-prediction "
                 "(min-SNR-5 weights floored at 1). Text-to-image scores use "
                 "DPM++ 2M, 20 steps, CFG scale 5, seeds 0-3 over the held-out prompts "
-                "(`world.held_out_prompts()`). Loads with no code of ours: "
+                "(`world.held_out_prompts()`) and over the same pictures asked in other words the grammar reads "
+                "(`world.held_out_paraphrases()`: synonyms, other prepositions and articles, 'left of', the converse "
+                "relation, capitals, punctuation). Loads with no code of ours: "
                 "`StableDiffusionPipeline.from_pretrained(folder)`.",
                 "unet",
                 sd,
