@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from typing import Any
 
 import torch
 from PIL import Image
+
+from .pipeline_parts import latents_to_pixels, pixels_to_pil
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class StepCounter:
         self.total, self.done = total, 0
         self.on_step, self.stop, self.preview_every = on_step, stop, preview_every
         self.stopped_at: int | None = None
+        self.last_latents: torch.Tensor | None = None  # x_t at Stop, when Stop was raised out of a pipeline call
 
     def tick(self, pipe=None, latents: torch.Tensor | None = None) -> None:
         """One step done. Raises `Stopped` when Stop is set and steps remain.
@@ -84,43 +88,52 @@ class StepCounter:
         """A diffusers `callback_on_step_end`: counts the step, and on Stop ends the pipeline's loop.
 
         diffusers' `_interrupt` skips the remaining steps and still decodes, so the partly denoised image comes
-        back (and `stopped_at` says where).
+        back (and `stopped_at` says where). A pipeline whose loop does not read `_interrupt` gets `Stopped` raised
+        out of its call instead, with the step's latents kept in `last_latents` for the caller to decode.
         """
 
         def callback(pipeline, i, t, kwargs):
             try:
                 self.tick(pipeline, kwargs["latents"])
             except Stopped:
+                if not honours_interrupt(pipeline):  # its loop never reads `_interrupt` (Kandinsky 2.2's decoder)
+                    self.last_latents = kwargs["latents"]
+                    raise
                 pipeline._interrupt = True
             return kwargs
 
         return callback
 
     def legacy_callback(self, pipe):
-        """The older `callback(i, t, latents)` of pipelines without `callback_on_step_end` (Stable unCLIP);
-        Stop raises `Stopped` out of the pipeline call."""
+        """The older `callback(i, t, latents)` of pipelines without `callback_on_step_end` (Stable unCLIP,
+        DeepFloyd IF); Stop raises `Stopped` out of the pipeline call, with the step's latents in `last_latents`."""
 
         def callback(i: int, t, latents: torch.Tensor) -> None:
-            self.tick(pipe, latents)
+            try:
+                self.tick(pipe, latents)
+            except Stopped:
+                self.last_latents = latents
+                raise
 
         return callback
 
 
+def honours_interrupt(pipeline) -> bool:
+    """Whether the pipeline's loop ends on `_interrupt` (diffusers pipelines that do expose an `interrupt`
+    property)."""
+    return isinstance(getattr(type(pipeline), "interrupt", None), property)
+
+
+def takes_step_end_callback(pipeline) -> bool:
+    """Whether the pipeline's call takes `callback_on_step_end` (else only the older `callback`)."""
+    return "callback_on_step_end" in inspect.signature(type(pipeline).__call__).parameters
+
+
 @torch.no_grad()
 def decode_preview(pipe, latents: torch.Tensor) -> Image.Image:
-    """Decodes the first latent of the batch as the pipeline's family does (cheap at preview sizes): SD's VAE,
-    Kandinsky's MoVQ, or nothing for a pixel-space model (DeepFloyd IF), whose x_t already is an image.
+    """Decodes the first latent of the batch as the pipeline's family does (cheap at preview sizes).
 
     Args:
         latents: (batch, channels, h, w) current x_t.
     """
-    first = latents[:1]
-    if getattr(pipe, "vae", None) is not None:
-        vae = pipe.vae
-        image = vae.decode(first.to(vae.dtype) / vae.config.scaling_factor, return_dict=False)[0]
-    elif getattr(pipe, "movq", None) is not None:
-        image = pipe.movq.decode(first.to(pipe.movq.dtype), force_not_quantize=True)["sample"]
-    else:
-        image = first[:, :3]
-    image = (image / 2 + 0.5).clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
-    return Image.fromarray((image * 255).round().astype("uint8"))
+    return pixels_to_pil(latents_to_pixels(pipe, latents[:1]))[0]

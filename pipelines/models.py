@@ -13,6 +13,8 @@ Config file format (TOML; JSON has the same keys)::
     family = "sd"                # optional, read from the folder: sd, sdxl, sdxl-refiner, sd-inpaint, ...
     native_size = 512            # optional, read from the folder when absent
     extras = { refiner = "My SDXL refiner" }  # optional: other models this one works with, by name or path
+    clip = "/data/clip-vit-large"  # optional: the CLIP pair (transformers CLIPModel folder or Hub id) for CLIP
+                                   # scores, CLIP guidance and unCLIP text diffs; default openai/clip-vit-base-patch32
 
 `extras` keys: `refiner` (SDXL base: the late expert), `prior` (Kandinsky 2.2 decoder: its prior, without which
 it cannot draw from a caption), `stage_2` (DeepFloyd IF: the super-resolution stage). Values are model names from
@@ -330,8 +332,10 @@ def config_entries(config_path: Path) -> list[ModelEntry]:
         if not folder.is_absolute():
             folder = (config_path.parent / folder).resolve()
         name = item.get("name", folder.name)
-        keys = ("family", "native_size", "max_pixels", "supports_lcm", "tasks", "loader")
+        keys = ("family", "native_size", "max_pixels", "supports_lcm", "tasks", "loader", "clip")
         overrides = {k: item.get(k) for k in keys}
+        if overrides["clip"] is not None:
+            overrides["clip"] = _resolve_clip(overrides["clip"], config_path)
         extras = item.get("extras", {})
         if not isinstance(extras, dict) or not all(isinstance(v, str) for v in extras.values()):
             raise ValueError(f"{config_path}: model {name!r}: `extras` must be a table of texts, got {extras!r}")
@@ -349,6 +353,16 @@ def config_entries(config_path: Path) -> list[ModelEntry]:
                 )
             )
     return entries
+
+
+def _resolve_clip(value: object, config_path: Path) -> str:
+    """A config `clip`: a CLIP folder (relative to the config file) or a Hub repo id."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{config_path}: `clip` must be a CLIP folder or a Hub repo id, got {value!r}")
+    candidate = Path(value).expanduser()
+    if not candidate.is_absolute() and (config_path.parent / candidate).is_dir():
+        return str((config_path.parent / candidate).resolve())
+    return str(candidate) if candidate.is_absolute() else value
 
 
 def _resolve_extra(value: str, config_path: Path) -> str:

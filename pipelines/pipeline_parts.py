@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
+from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -119,3 +120,19 @@ def decode_latents(pipe, latents: torch.Tensor, generator=None) -> torch.Tensor:
         else:
             latents = latents / vae.config.scaling_factor
         return vae.decode(latents, return_dict=False, generator=generator)[0]
+
+
+def latents_to_pixels(pipe, latents: torch.Tensor) -> torch.Tensor:
+    """x_t → images (B, 3, H, W) in [−1, 1] as the pipeline's family decodes them: SD/SDXL's VAE, Kandinsky's MoVQ,
+    or nothing for a pixel-space model (DeepFloyd IF), whose x_t already is an image."""
+    if getattr(pipe, "vae", None) is not None:
+        return decode_latents(pipe, latents)
+    if getattr(pipe, "movq", None) is not None:
+        return pipe.movq.decode(latents.to(pipe.movq.dtype), force_not_quantize=True)["sample"]
+    return latents[:, :3]
+
+
+def pixels_to_pil(images: torch.Tensor) -> list:
+    """Images (B, 3, H, W) in [−1, 1] → PIL images."""
+    array = (images / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).float().cpu().numpy()
+    return [Image.fromarray((image * 255).round().astype("uint8")) for image in array]

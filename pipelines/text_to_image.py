@@ -25,12 +25,13 @@ from typing import Any
 import torch
 from PIL import Image
 
+from .capabilities import TEXT_TO_IMAGE, require
 from .errors import require_text
-from .jobs import StepCounter, StepInfo
+from .jobs import StepCounter, StepInfo, Stopped, takes_step_end_callback
 from .limits import check, check_fields, concrete_seed
 from .manager import PipelineManager
 from .models import IMG2IMG, TXT2IMG, ModelEntry
-from .pipeline_parts import decode_latents
+from .pipeline_parts import latents_to_pixels, pixels_to_pil
 from .png_info import GenerationParameters, attach, format_parameters
 from .samplers import Sampler
 
@@ -226,7 +227,7 @@ def text_to_image(
         images (PIL, `.info["parameters"]` set), their parameter texts, and the seed used.
     """
     # 1. Check inputs
-    entry = manager.entry(request.model, TXT2IMG)
+    entry = require(manager, TEXT_TO_IMAGE, request.model)
     request = resolve(request, entry)
     validate(request, entry, models_with_refiner(manager))
     refiner = refiner_entry(manager, entry) if uses_refiner(request) else None
@@ -286,15 +287,25 @@ def _generate(manager, entry, refiner, request, on_step, stop, preview_every, ad
         "generator": generators,
     }
     with torch.inference_mode():
-        out = pipe(
-            **common,
-            width=request.width,
-            height=request.height,
-            callback_on_step_end=callback,
-            callback_on_step_end_tensor_inputs=pipe._callback_tensor_inputs if adjust_latents else ["latents"],
-            **({} if split is None else {"denoising_end": split.fraction, "output_type": "latent"}),
-        )
-        if split is None:
+        try:
+            if takes_step_end_callback(pipe):
+                out = pipe(
+                    **common,
+                    width=request.width,
+                    height=request.height,
+                    callback_on_step_end=callback,
+                    callback_on_step_end_tensor_inputs=pipe._callback_tensor_inputs if adjust_latents else ["latents"],
+                    **({} if split is None else {"denoising_end": split.fraction, "output_type": "latent"}),
+                )
+            else:  # DeepFloyd IF: the older per-step callback, and no latent hook
+                out = pipe(
+                    **common, width=request.width, height=request.height, callback=counter.legacy_callback(pipe)
+                )
+        except Stopped:  # raised out of a loop that cannot be interrupted (IF, Kandinsky 2.2's decoder)
+            out = None
+        if out is None:  # Stopped: the step's latents, decoded
+            images = _decode(pipe, counter.last_latents)
+        elif split is None:
             images = out.images
         elif counter.stopped_at is not None:  # Stop in the base's steps: its partly denoised latents, decoded
             images = _decode(pipe, out.images)
@@ -339,8 +350,8 @@ def _generate(manager, entry, refiner, request, on_step, stop, preview_every, ad
 
 
 def _decode(pipe, latents: torch.Tensor) -> list[Image.Image]:
-    """Latents → PIL images, as the SDXL pipeline's own call ends (VAE rules, watermark when it has one)."""
-    image = decode_latents(pipe, latents)
+    """Latents → PIL images, as the pipeline's own call ends (its family's decoder, the watermark when it has one)."""
+    images = latents_to_pixels(pipe, latents)
     if getattr(pipe, "watermark", None) is not None:
-        image = pipe.watermark.apply_watermark(image)
-    return pipe.image_processor.postprocess(image, output_type="pil")
+        images = pipe.watermark.apply_watermark(images)
+    return pixels_to_pil(images)

@@ -25,7 +25,7 @@ from .kandinsky import (
 )
 from .sd import build_tiny_sd2_folder, build_tiny_sd_folder, build_tiny_sd_inpaint_folder
 from .sdxl import build_tiny_sdxl_folder, build_tiny_sdxl_inpaint_folder, build_tiny_sdxl_refiner_folder
-from .unclip import build_tiny_unclip_folder
+from .unclip import build_tiny_clip_folder, build_tiny_unclip_folder
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class TinyFamily:
     family: str  # what the registry should call it
     native_size: int | None  # pixels; None for a part that draws no image (a prior)
     extras: dict[str, str] = field(default_factory=dict)  # config `extras`, values are other models' names
+    clip: str | None = None  # config `clip`: a CLIP folder under the root (see `CLIP_FOLDERS`)
 
 
 TINY_FAMILIES: tuple[TinyFamily, ...] = (
@@ -78,10 +79,16 @@ TINY_FAMILIES: tuple[TinyFamily, ...] = (
         64,
         {"prior": "tiny-kandinsky22-prior"},
     ),
-    TinyFamily("tiny-sd-unclip", build_tiny_unclip_folder, "StableUnCLIPImg2ImgPipeline", "sd-unclip", 64),
+    TinyFamily(
+        "tiny-sd-unclip", build_tiny_unclip_folder, "StableUnCLIPImg2ImgPipeline", "sd-unclip", 64, clip="tiny-clip"
+    ),
     TinyFamily("tiny-if", build_tiny_if_folder, "IFPipeline", "if", 32, {"stage_2": "tiny-if-stage2"}),
     TinyFamily("tiny-if-stage2", build_tiny_if_stage2_folder, "IFSuperResolutionPipeline", "if-stage2", 64),
 )
+
+
+# CLIP pairs (transformers folders, not models of their own) that a family's `clip` names.
+CLIP_FOLDERS: dict[str, Callable[..., Path]] = {"tiny-clip": build_tiny_clip_folder}
 
 
 def build_family_folders(root: str | Path, seed: int = 0) -> Path:
@@ -92,12 +99,18 @@ def build_family_folders(root: str | Path, seed: int = 0) -> Path:
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     facts, lines = {}, []
+    for name, build in CLIP_FOLDERS.items():
+        started = time.perf_counter()
+        build(root / name, seed=seed)
+        facts[name] = {"seconds": round(time.perf_counter() - started, 3), "bytes": folder_bytes(root / name)}
     for tiny in TINY_FAMILIES:
         started = time.perf_counter()
         folder = tiny.build(root / tiny.name, seed=seed)
         facts[tiny.name] = {"seconds": round(time.perf_counter() - started, 3), "bytes": folder_bytes(folder)}
         logger.info("built %s in %.2f s (%d bytes)", tiny.name, facts[tiny.name]["seconds"], facts[tiny.name]["bytes"])
         lines += ["[[models]]", f'name = "{tiny.name}"', f'path = "{folder.as_posix()}"']
+        if tiny.clip:
+            lines.append(f'clip = "{(root / tiny.clip).as_posix()}"')
         if tiny.extras:
             lines.append("extras = { " + ", ".join(f'{k} = "{v}"' for k, v in tiny.extras.items()) + " }")
         lines.append("")

@@ -61,3 +61,28 @@ def build_tiny_unclip_folder(folder: str | Path, seed: int = 0, with_prior: bool
             beta_schedule="squaredcos_cap_v2", clip_sample=True, clip_sample_range=5.0, prediction_type="sample"
         ).save_pretrained(folder / "prior_scheduler")
     return folder
+
+
+def build_tiny_clip_folder(folder: str | Path, seed: int = 0, projection_dim: int = EMBED_DIM) -> Path:
+    """Saves a random-weight transformers `CLIPModel` folder (text and vision towers, tokenizer, image processor),
+    the format of the bundled `shapes-clip` and openai/clip-vit-base-patch32: the CLIP a model's `clip` names for
+    CLIP scores, CLIP guidance and unCLIP text diffs (whose embeddings must be `projection_dim` wide, as the
+    unCLIP model's image embeddings)."""
+    import torch
+    from transformers import CLIPConfig, CLIPModel
+
+    from ..shapes.tokenizer import build_tokenizer
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    tokenizer = build_tokenizer()
+    vision = tiny_clip_vision(projection_dim, image_size=64).config
+    config = CLIPConfig(
+        text_config=tiny_text_config(len(tokenizer)).to_dict(),
+        vision_config=vision.to_dict(),
+        projection_dim=projection_dim,
+    )
+    CLIPModel(config).save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    tiny_clip_image_processor(64).save_pretrained(folder)
+    return folder

@@ -14,10 +14,6 @@ from bench.families import COLUMNS, FAMILY_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 # Families the studio's text to image cannot run yet, and why (remove an entry once its row has numbers).
-KNOWN_BROKEN = {
-    "if": "text_to_image passes callback_on_step_end, which IFPipeline.__call__ does not take (it has the older "
-    "callback/callback_steps); pipelines/text_to_image.py",
-}
 
 
 def _table(out: str) -> dict[str, dict[str, str]]:
@@ -60,10 +56,7 @@ def test_the_quick_run_has_a_row_per_family_and_no_verdict(quick_run):
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "family",
-    [
-        pytest.param(f, marks=pytest.mark.xfail(reason=KNOWN_BROKEN[f], strict=False)) if f in KNOWN_BROKEN else f
-        for f in FAMILY_MODELS
-    ],
+    list(FAMILY_MODELS),
 )
 def test_each_family_has_a_finite_ratio_and_the_same_image_on_both_sides(quick_run, family):
     _, rows = quick_run

@@ -14,6 +14,7 @@ from pipelines.errors import UnsupportedTaskError
 from pipelines.manager import ManagerConfig, PipelineManager
 from pipelines.models import IMG2IMG, INPAINT, TXT2IMG, UNCLIP, ModelRegistry
 from pipelines.testing import TINY_FAMILIES, build_tiny_kandinsky22_folder
+from pipelines.testing.families import CLIP_FOLDERS
 
 ALL = (TXT2IMG, IMG2IMG, INPAINT)
 # What the registry must offer per family: the tasks diffusers' pipelines really serve for it.
@@ -88,7 +89,7 @@ def _draw(pipe, task: str, size: int) -> np.ndarray:
 
 
 def test_the_fixture_builds_every_family_fast_and_small(build_facts):
-    assert set(build_facts) == set(FAMILIES)
+    assert set(build_facts) == set(FAMILIES) | set(CLIP_FOLDERS)
     assert sum(f["seconds"] for f in build_facts.values()) < 30
     for name, facts in build_facts.items():
         assert 0 < facts["bytes"] < 10 * 2**20, name
@@ -221,3 +222,11 @@ def test_a_fresh_manager_loads_the_config_like_the_studio(families_config):
     assert "tiny-sdxl" in manager.registry.names(TXT2IMG)
     manager.pipeline("tiny-if")
     assert time.perf_counter() - started < 10
+
+
+def test_a_config_clip_names_the_clip_pair_the_model_uses(families_manager, families_config):
+    """`clip = "<folder>"` in the config is the CLIP a model's scores and text diffs use (here the tiny pair)."""
+    entry = families_manager.registry.get("tiny-sd-unclip")
+    assert entry.clip == str((families_config.parent / "tiny-clip").resolve())
+    scorer = families_manager.clip_scorer(entry)
+    assert scorer is not None and scorer.text_embeddings(["a red circle"]).shape[-1] == 32
