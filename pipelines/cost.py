@@ -7,7 +7,9 @@ by the pixels drawn: seconds = BASE + SECONDS_PER_MEGAPIXEL_EVALUATION × evalua
 
 from __future__ import annotations
 
-from .guidance.grid import GuidanceGridRequest
+from .guidance.calibration import FACTORS, ROUNDS
+from .guidance.grid import NOT_CALIBRATED, GuidanceGridRequest
+from .guidance.methods import GuidanceMethod
 from .inpaint.request import InpaintRequest, Method
 from .paint_with_words import PaintWithWordsRequest
 from .text_to_image import TextToImageRequest
@@ -27,8 +29,7 @@ def unet_evaluations(request) -> float:
     if isinstance(request, TextToImageRequest):
         return request.steps * request.batch_size * _guided(request.cfg_scale)
     if isinstance(request, GuidanceGridRequest):
-        cells = len(set(request.methods)) * len(set(request.strengths))
-        return request.steps * cells * 2
+        return request.steps * _grid_passes(request)
     if isinstance(request, InpaintRequest):
         steps = request.steps * request.denoising_strength * _guided(request.cfg_scale)
         runs = Method.from_label(request.method).runs()
@@ -53,6 +54,19 @@ def estimate_seconds(request, native_size: int) -> int:
     height = getattr(request, "height", None) or native_size
     seconds = BASE_SECONDS + SECONDS_PER_MEGAPIXEL_EVALUATION * unet_evaluations(request) * width * height / 1e6
     return int(min(MAX_SECONDS, max(MIN_SECONDS, round(seconds))))
+
+
+def _grid_passes(request: GuidanceGridRequest) -> float:
+    """UNet passes per step of a lab grid: per cell 2 (3 for a row that perturbs the UNet: PAG, SEG, SLG), and a
+    calibrated row renders every candidate strength of its search."""
+    per_cell = len(FACTORS) + 2 * (ROUNDS - 1) if request.calibrate else 1
+    passes = 0.0
+    for label in set(request.methods):
+        method = GuidanceMethod.from_label(label)
+        cells = len(set(request.strengths)) * len(set(request.intervals))
+        renders = cells * (1 if method in NOT_CALIBRATED else per_cell)
+        passes += renders * (3 if method.spec.perturbs_unet else 2)
+    return passes
 
 
 def _guided(cfg_scale: float) -> int:

@@ -28,7 +28,9 @@ SHAPES_EXAMPLES = [  # two-object prompts, where the methods differ most on the 
 EXPLAINER = """Every cell starts from **the same noise** (the seed), so the differences you see come from the
 guidance method and its strength alone. Strength is the guidance scale *s* (for CLIP guidance: the CLIP
 gradient scale). Under each cell: seconds, CLIP score (how well the image matches the prompt, by CLIP)
-and, on the bundled shapes models, the judge's verdict per attribute."""
+and, on the bundled shapes models, the judge's verdict per attribute. **Guidance on** limits guidance to part of
+the steps (each range adds a row per method); **Calibrate** runs each method at the strength that matches
+classifier-free guidance's CLIP score at each column's *s*, since the same number means a different push to each."""
 
 
 @dataclass
@@ -55,6 +57,21 @@ def parse_strengths(text: str) -> tuple[float, ...]:
     return values
 
 
+def parse_intervals(text: str) -> tuple[tuple[float, float], ...]:
+    """'0-1, 0.25-0.75' -> ((0.0, 1.0), (0.25, 0.75)); empty = guidance on every step; a clear message otherwise."""
+    parts = [p.strip() for p in str(text or "").replace(";", ",").split(",") if p.strip()]
+    intervals = []
+    for part in parts or ["0-1"]:
+        try:
+            start, stop = (float(v) for v in part.replace("–", "-").split("-"))
+        except ValueError:
+            raise ValueError(
+                f"`intervals` must be ranges of the steps as fractions, like 0-1, 0.25-0.75 — got {part!r}"
+            ) from None
+        intervals.append((start, stop))
+    return tuple(intervals)
+
+
 # ---------------------------------------------------------------------------------------------- handlers
 def run(
     manager: PipelineManager,
@@ -67,6 +84,8 @@ def run(
     sampler: str = DEFAULTS.sampler,
     steps: float = DEFAULTS.steps,
     seed: float = DEFAULTS.seed,
+    intervals: str = "0-1",
+    calibrate: bool = False,
     request: gr.Request = None,
     progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
 ):
@@ -83,6 +102,10 @@ def run(
         sampler: DDIM, DDPM, Euler, Euler a, DPM++ 2M, DPM++ 2M Karras.
         steps: denoising steps, 1 to 150.
         seed: -1 for random; every cell starts from this seed's noise.
+        intervals: where guidance is on, as fractions of the steps, comma-separated, e.g. "0-1, 0.25-0.75": each
+            method gets a row per range (guidance interval, Kynkäänniemi et al. 2024).
+        calibrate: run each method at the strength whose CLIP score matches classifier-free guidance's at each
+            column's s (a short search on the same seed); each cell says the strength it used.
 
     Returns:
         the cells (images captioned with method, strength, seconds, CLIP score, verdict), a status line, and the whole
@@ -93,6 +116,8 @@ def run(
             prompt=prompt or "",
             methods=tuple(methods or ()),
             strengths=parse_strengths(strengths),
+            intervals=parse_intervals(intervals),
+            calibrate=bool(calibrate),
             negative_prompt=negative_prompt or "",
             model=model or None,
             sampler=sampler or DEFAULTS.sampler,
@@ -145,6 +170,16 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
                 elem_id="lab-strengths",
             )
             with gr.Row():
+                intervals = gr.Textbox(
+                    value="0-1",
+                    label="Guidance on (fractions of the steps; one row per range)",
+                    placeholder="e.g. 0-1, 0.25-0.75",
+                    elem_id="lab-intervals",
+                )
+                calibrate = gr.Checkbox(
+                    value=False, label="Calibrate: match each method to CFG's CLIP score", elem_id="lab-calibrate"
+                )
+            with gr.Row():
                 sampler = sampler_dropdown(DEFAULTS.sampler, "lab-sampler")
                 steps = limit_slider("steps", DEFAULTS.steps, "Steps", "lab-steps")
             seed = seed_box(DEFAULTS.seed, "Seed (-1 = random)", "lab-seed")
@@ -162,7 +197,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
                 elem_id="lab-grid",
             )
 
-    lab_inputs = [prompt, negative, model, methods, strengths, sampler, steps, seed]
+    lab_inputs = [prompt, negative, model, methods, strengths, sampler, steps, seed, intervals, calibrate]
     handler = bind(run, manager, stop_flags, name="guidance_grid")
     explain_unreadable_inputs(lab_inputs, handler)  # an undecodable value: a message, not a crash
     run_event = run_btn.click(
@@ -185,13 +220,13 @@ def _gallery(outcomes) -> list[tuple]:
     items, shown_once = [], set()
     for o in outcomes:
         if o.image is None or o.note == STRENGTH_IGNORED or o.method is GuidanceMethod.NONE:
-            if o.method in shown_once:
+            if o.row in shown_once:
                 continue
-            shown_once.add(o.method)
+            shown_once.add(o.row)
         if o.image is None:
-            items.append((_blank(), f"{o.method.label} — {o.note}"))
+            items.append((_blank(), f"{o.row.label} — {o.note}"))
             continue
-        caption = f"{o.method.label} · any strength" if o.method is GuidanceMethod.NONE else o.label
+        caption = f"{o.row.label} · any strength" if o.method is GuidanceMethod.NONE else o.label
         caption += f" — {o.seconds:.2f} s"
         if o.clip_score is not None:
             caption += f" · CLIP {o.clip_score:.1f}"

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from diffusers.guiders.guider_utils import BaseGuidance, GuiderOutput
 
 from .context import StepContext
 
@@ -51,3 +52,63 @@ def clip_guided(
         similarity = (image_embeddings(to_image(x0)) * text_embedding).sum()
         (gradient,) = torch.autograd.grad(similarity, x_t)
     return context.prediction_from_eps(eps - (1 - context.alpha_bar) ** 0.5 * scale * gradient)
+
+
+class ClipGuidance(BaseGuidance):
+    """`clip_guided` as a guider, in the shape of diffusers' guiders: the settings here, the step's `StepContext`
+    given by `set_context` before `forward`, and only the conditional prediction needed.
+
+    Args:
+        scale: s, the gradient scale (the lab's strength).
+        to_image, image_embeddings, text_embedding: as `clip_guided` takes them.
+        start, stop: the guidance interval (fractions of the steps); outside it the conditional prediction passes.
+    """
+
+    _input_predictions = ["pred_cond"]
+
+    def __init__(
+        self,
+        scale: float,
+        to_image: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        image_embeddings: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        text_embedding: torch.Tensor | None = None,
+        start: float = 0.0,
+        stop: float = 1.0,
+        enabled: bool = True,
+    ) -> None:
+        super().__init__(start, stop, enabled)
+        self.scale, self.to_image, self.image_embeddings = scale, to_image, image_embeddings
+        self.text_embedding = text_embedding
+        self._context: StepContext | None = None
+
+    def set_context(self, context: StepContext) -> None:
+        self._context = context
+
+    def prepare_inputs(self, data) -> list:
+        return [self._prepare_batch(data, 0, "pred_cond")]
+
+    def forward(self, pred_cond: torch.Tensor) -> GuiderOutput:
+        if not self._is_guiding():
+            return GuiderOutput(pred=pred_cond, pred_cond=pred_cond)
+        if self.to_image is None:
+            raise ValueError("CLIP guidance needs a CLIP model; none was given")
+        pred = clip_guided(
+            pred_cond, self._context, self.scale, self.to_image, self.image_embeddings, self.text_embedding
+        )
+        return GuiderOutput(pred=pred, pred_cond=pred_cond)
+
+    def _is_guiding(self) -> bool:
+        if not self._enabled:
+            return False
+        if self._num_inference_steps is None:
+            return True
+        n = self._num_inference_steps
+        return int(self._start * n) <= self._step < int(self._stop * n)
+
+    @property
+    def is_conditional(self) -> bool:
+        return True
+
+    @property
+    def num_conditions(self) -> int:
+        return 1

@@ -1,8 +1,13 @@
-"""The guidance lab's sampler: one prompt, one initial noise, many (method, strength) cells, batched.
+"""The guidance lab's sampler: one prompt, one initial noise, many (method, strength, interval) cells, batched.
 
 The loop is StableDiffusionPipeline's (and StableDiffusionXLPipeline's) own (encode prompt → prepare latents → denoise
-→ decode, with `pipeline_parts`), with the classifier-free combination replaced by `guide` per cell, so that a single
-classifier-free cell gives the same image as the plain pipeline call with the same settings, bit for bit.
+→ decode, with `pipeline_parts`), with the classifier-free combination replaced by each cell's guider (diffusers'
+`BaseGuidance` protocol: `set_state`, `prepare_inputs`, `prepare_models` / `cleanup_models` around each pass, then
+`guider(batches)`), so that a single classifier-free cell gives the same image as the plain pipeline call, bit for bit.
+
+Per step, every cell's passes that need the UNet as it is (ε(c), ε(∅), ε(negative)) go into one batched UNet call,
+unconditional rows first as the pipelines order them; a pass its guider changes the UNet for (a hook on the middle
+block: PAG, SEG, SLG, AutoGuidance) runs alone, while the hook is on.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from PIL import Image
 from ..jobs import StepCounter, Stopped
 from ..pipeline_parts import TextConditioning, decode_latents, encode_text
 from .context import StepContext
-from .guide import CellState, ClipGuide, guide
+from .guiders import build_guider, hook_sites, is_hooked
 from .methods import GuidanceMethod
 
 
@@ -24,6 +29,8 @@ from .methods import GuidanceMethod
 class Cell:
     method: GuidanceMethod
     strength: float
+    start: float = 0.0  # guidance interval: on for the steps from start to stop (fractions of the steps)
+    stop: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -38,11 +45,16 @@ def _alpha_bar(scheduler, t) -> float:
     return float(scheduler.alphas_cumprod[min(max(index, 0), len(scheduler.alphas_cumprod) - 1)])
 
 
-def _uses_unconditional(cell: Cell) -> bool:
-    # s == 1 is plain conditional sampling; skipping ∅ there matches StableDiffusionPipeline exactly.
-    if cell.method in (GuidanceMethod.CFG, GuidanceMethod.NEGATIVE_PROMPT) and cell.strength == 1:
-        return False
-    return cell.method.needs_unconditional
+def _clip_settings(pipe, clip, prompt: str) -> dict:
+    """What CLIP guidance needs: x̂0 -> image in [0, 1], image -> embedding, and the caption's embedding."""
+    if clip is None:
+        raise ValueError("CLIP guidance needs a CLIP model for this model family; none is configured")
+    vae, scale = pipe.vae, pipe.vae.config.scaling_factor
+    return {
+        "to_image": lambda x0: (vae.decode(x0 / scale).sample / 2 + 0.5).clamp(0, 1),
+        "image_embeddings": clip.image_embeddings,
+        "text_embedding": clip.text_embeddings([prompt]).to(pipe._execution_device),
+    }
 
 
 @torch.no_grad()
@@ -68,51 +80,60 @@ def render_cells(
             step, where the finished batch is kept (and `counter.stopped_at` says that Stop came).
     """
     start = time.perf_counter()
-    device, n = pipe._execution_device, len(cells)
+    device, n, unet = pipe._execution_device, len(cells), pipe.unet
     # 1. Encode the prompt, ∅ and the negative prompt (with SDXL's added conditions where the UNet takes them)
     cond, empty = encode_text(pipe, prompt, None, width=width, height=height)
-    negative = empty
-    if any(c.method is GuidanceMethod.NEGATIVE_PROMPT for c in cells):
-        _, negative = encode_text(pipe, prompt, negative_prompt or None, width=width, height=height)
-    clip_guide = None
-    if any(c.method is GuidanceMethod.CLIP for c in cells):
-        if clip is None:
-            raise ValueError("CLIP guidance needs a CLIP model for this model family; none is configured")
-        vae, scale = pipe.vae, pipe.vae.config.scaling_factor
-        clip_guide = ClipGuide(
-            to_image=lambda x0: (vae.decode(x0 / scale).sample / 2 + 0.5).clamp(0, 1),
-            image_embeddings=clip.image_embeddings,
-            text_embedding=clip.text_embeddings([prompt]).to(device),
+    texts = {"cond": cond, "empty": empty}
+    if any(c.method.spec.uses_negative_prompt for c in cells):
+        texts["negative"] = encode_text(pipe, prompt, negative_prompt or None, width=width, height=height)[1]
+    clip_settings = _clip_settings(pipe, clip, prompt) if any(c.method is GuidanceMethod.CLIP for c in cells) else {}
+    guiders = [
+        build_guider(
+            c.method, c.strength, c.start, c.stop, **(clip_settings if c.method is GuidanceMethod.CLIP else {})
         )
+        for c in cells
+    ]
+    unconditional = ["negative" if c.method.spec.uses_negative_prompt else "empty" for c in cells]
 
     # 2. Timesteps, and the same initial noise for every cell
     scheduler = pipe.scheduler
     scheduler.set_timesteps(steps, device=device)
     generators = [torch.Generator("cpu").manual_seed(seed) for _ in cells]
     dtype = cond.hidden_states.dtype
-    latents = pipe.prepare_latents(n, pipe.unet.config.in_channels, height, width, dtype, device, generators)
+    latents = pipe.prepare_latents(n, unet.config.in_channels, height, width, dtype, device, generators)
     extra_step_kwargs = pipe.prepare_extra_step_kwargs(generators, 0.0)
-    guided = [i for i, c in enumerate(cells) if _uses_unconditional(c)]
-    conditioning = TextConditioning.cat(
-        [negative if cells[i].method is GuidanceMethod.NEGATIVE_PROMPT else empty for i in guided] + [cond] * n
-    ).unet_kwargs()
-    states = [CellState() for _ in cells]
-    latent_space = True  # this loop serves latent (VAE) pipelines
     prediction_type = scheduler.config.prediction_type
+    sites = hook_sites(unet) if any(c.method.spec.perturbs_unet for c in cells) else []
 
     # 3. Denoising loop
     for step, t in enumerate(scheduler.timesteps):
-        model_input = scheduler.scale_model_input(torch.cat([latents[guided], latents]), t)
-        eps = pipe.unet(model_input, t, **conditioning, return_dict=False)[0]
-        eps_uncond, eps_cond = eps[: len(guided)], eps[len(guided) :]
-        x_t = model_input[len(guided) :]
-        outputs = []
-        for i, cell in enumerate(cells):
-            context = StepContext(x_t[i : i + 1], _alpha_bar(scheduler, t), step, steps, latent_space, prediction_type)
-            uncond_i = eps_uncond[guided.index(i) : guided.index(i) + 1] if i in guided else None
-            method = GuidanceMethod.NONE if uncond_i is None and cell.method.needs_unconditional else cell.method
-            outputs.append(guide(method, cell.strength, eps_cond[i : i + 1], uncond_i, context, states[i], clip_guide))
-        latents = scheduler.step(torch.cat(outputs), t, latents, **extra_step_kwargs, return_dict=False)[0]
+        x_t = scheduler.scale_model_input(latents, t)
+        passes, shared = [], []  # per cell its guider's passes; the passes of the one batched UNet call
+        for i, guider in enumerate(guiders):
+            guider.set_state(step=step, num_inference_steps=steps, timestep=t)
+            if hasattr(guider, "set_context"):
+                guider.set_context(
+                    StepContext(x_t[i : i + 1], _alpha_bar(scheduler, t), step, steps, True, prediction_type)
+                )
+            batches = guider.prepare_inputs({"text": ("cond", unconditional[i])})
+            for batch in batches:
+                guider.prepare_models(unet)
+                if is_hooked(sites):  # the guider changed the UNet for this pass: run it now, alone
+                    kwargs = texts[batch.text].unet_kwargs()
+                    batch.noise_pred = unet(x_t[i : i + 1], t, **kwargs, return_dict=False)[0]
+                else:
+                    shared.append((i, batch))
+                guider.cleanup_models(unet)
+            passes.append(batches)
+        shared.sort(key=lambda pass_: pass_[1].text == "cond")  # unconditional rows first (stable), as pipelines do
+        if shared:
+            conditioning = TextConditioning.cat([texts[batch.text] for _, batch in shared]).unet_kwargs()
+            rows = torch.cat([x_t[i : i + 1] for i, _ in shared])
+            predictions = unet(rows, t, **conditioning, return_dict=False)[0]
+            for k, (_, batch) in enumerate(shared):
+                batch.noise_pred = predictions[k : k + 1]
+        guided = torch.cat([guider(batches).pred for guider, batches in zip(guiders, passes)])
+        latents = scheduler.step(guided, t, latents, **extra_step_kwargs, return_dict=False)[0]
         if counter is not None:
             try:
                 counter.tick()

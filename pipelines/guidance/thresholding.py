@@ -15,6 +15,10 @@ add the high-scale means back.
 from __future__ import annotations
 
 import torch
+from diffusers.guiders import ClassifierFreeGuidance
+from diffusers.guiders.guider_utils import GuiderOutput
+
+from .context import StepContext
 
 MIMIC_SCALE = 3.0  # the guidance scale whose dynamic range the latent form imitates
 PERCENTILE = 0.995
@@ -48,3 +52,48 @@ def mimic_threshold(x0_high: torch.Tensor, x0_mimic: torch.Tensor, percentile: f
     limit = torch.quantile(centred_high.abs().flatten(2).float(), percentile, dim=2).to(x0_high.dtype)[..., None, None]
     limit = torch.maximum(limit, mimic_spread)
     return centred_high.clamp(-limit, limit) / limit * mimic_spread + mean_high
+
+
+class StaticThresholdingGuidance(ClassifierFreeGuidance):
+    """diffusers' classifier-free guidance, then x̂0 clipped to [−1, 1] (pixel models). `set_context` gives the step
+    (x_t, ᾱ_t, what the model predicts) before `forward`."""
+
+    _context: StepContext | None = None
+
+    def set_context(self, context: StepContext) -> None:
+        self._context = context
+
+    def forward(self, pred_cond: torch.Tensor, pred_uncond: torch.Tensor | None = None) -> GuiderOutput:
+        guided = super().forward(pred_cond, pred_uncond)
+        if not self._is_cfg_enabled():
+            return guided
+        context = self._context
+        pred = context.prediction_from_x0(static_threshold(context.x0_from_prediction(guided.pred)))
+        return GuiderOutput(pred=pred, pred_cond=pred_cond, pred_uncond=pred_uncond)
+
+
+class DynamicThresholdingGuidance(ClassifierFreeGuidance):
+    """diffusers' classifier-free guidance, then Imagen's dynamic thresholding of x̂0: the percentile clip on pixel
+    models, the mimic form (toward the spread of guidance at `MIMIC_SCALE`) on latent ones."""
+
+    _context: StepContext | None = None
+
+    def __init__(self, guidance_scale: float = 7.5, start: float = 0.0, stop: float = 1.0, **settings) -> None:
+        super().__init__(guidance_scale=guidance_scale, start=start, stop=stop, **settings)
+        self._mimic = ClassifierFreeGuidance(guidance_scale=MIMIC_SCALE)
+
+    def set_context(self, context: StepContext) -> None:
+        self._context = context
+
+    def forward(self, pred_cond: torch.Tensor, pred_uncond: torch.Tensor | None = None) -> GuiderOutput:
+        guided = super().forward(pred_cond, pred_uncond)
+        if not self._is_cfg_enabled():
+            return guided
+        context = self._context
+        x0 = context.x0_from_prediction(guided.pred)
+        if context.latent:
+            mimic = self._mimic.forward(pred_cond, pred_uncond).pred
+            x0 = mimic_threshold(x0, context.x0_from_prediction(mimic))
+        else:
+            x0 = dynamic_threshold(x0)
+        return GuiderOutput(pred=context.prediction_from_x0(x0), pred_cond=pred_cond, pred_uncond=pred_uncond)

@@ -87,3 +87,27 @@ def test_stop_ends_the_grid_and_keeps_the_cells_already_rendered(shared_manager,
     result = guidance_grid(shared_manager, request, on_step=on_step, stop=stop)
     assert [o.strength for o in result.outcomes] == [2.0]
     assert result.stopped_at == 3
+
+
+def test_rows_are_methods_at_each_guidance_interval(shared_manager):
+    request = GuidanceGridRequest(
+        prompt="a red circle",
+        methods=(GuidanceMethod.NONE.label, GuidanceMethod.CFG.label),
+        strengths=(6.0,),
+        intervals=((0.0, 1.0), (0.5, 1.0)),
+        steps=4,
+        seed=3,
+    )
+    result = guidance_grid(shared_manager, request)
+    labels = [o.label for o in result.outcomes]
+    assert labels == ["No guidance · 6", "Classifier-free · 6", "Classifier-free, guidance on 50%–100% of steps · 6"]
+    full, late = (np.asarray(o.image) for o in result.outcomes[1:])
+    assert not np.array_equal(full, late)
+    assert "Guidance intervals: 0-1, 0.5-1" in read_parameters(result.grid)
+
+
+@pytest.mark.parametrize("interval", [(0.5, 0.5), (-0.1, 1.0), (0.2, 1.5), (float("nan"), 1.0), (0.3,)])
+def test_bad_intervals_say_what_is_wrong(shared_manager, interval):
+    request = GuidanceGridRequest(prompt="a red circle", steps=2, intervals=(interval,))
+    with pytest.raises(ValueError, match="0 ≤ start < stop ≤ 1"):
+        guidance_grid(shared_manager, request)

@@ -243,6 +243,9 @@ LAB_CASES = {
     "strength inf": ({"strengths": "inf"}, r"`strengths` must be numbers from 0 to 30"),
     "too many cells": ({"strengths": ", ".join(str(i / 2) for i in range(30))}, r"at most 36 cells"),
     "unknown method": ({"methods": ["Telepathy"]}, r"Telepathy'? .*is not in the list of choices"),
+    "interval backwards": ({"intervals": "0.8-0.2"}, r"`intervals` must be \(start, stop\) fractions"),
+    "interval as words": ({"intervals": "middle"}, r"`intervals` must be ranges of the steps"),
+    "calibrate without a CLIP": ({"methods": ["CFG-Zero*"], "calibrate": True}, r"no CLIP model"),
 }
 
 
