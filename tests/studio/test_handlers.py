@@ -98,6 +98,30 @@ def test_lab_handler_streams_cells_then_the_grid(shared_manager):
     assert streamed and streamed[0][1].endswith("cells so far")
 
 
+def test_lab_handler_reads_guidance_intervals_into_rows(shared_manager):
+    (cells, status, grid), _ = last(
+        guidance_lab_tab.run(
+            shared_manager,
+            StopFlags(),
+            "a red circle",
+            model="tiny-sd",
+            methods=["Classifier-free"],
+            strengths="5",
+            steps=2,
+            seed=3,
+            intervals="0-1, 0.5-1",
+            progress=Tracker(),
+        )
+    )
+    assert status.startswith("Done: 2 cells")
+    assert [caption.split(" — ")[0] for _, caption in cells] == [
+        "Classifier-free · 5",
+        "Classifier-free, guidance on 50%–100% of steps · 5",
+    ]
+    with pytest.raises(gr.Error, match="`intervals` must be ranges of the steps"):
+        last(guidance_lab_tab.run(shared_manager, StopFlags(), "a red circle", intervals="late", progress=Tracker()))
+
+
 def test_inpaint_handler_keeps_outside_and_explains_the_crop(shared_manager):
     image = np.full((136, 136, 4), 255, np.uint8)  # more pixels than tiny-sd takes whole → the crop policy
     layer = np.zeros((136, 136, 4), np.uint8)
