@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import UnsupportedTaskError
-from .models import FAMILY_TASKS, INPAINT, NEEDS_EXTRA, TXT2IMG, UNCLIP, ModelEntry, ModelRegistry
+from .models import FAMILY_TASKS, INPAINT, NEEDS_EXTRA, TXT2IMG, UNCLIP, UPSCALE, ModelEntry, ModelRegistry
 
 TEXT_UNETS = ("sd", "sdxl")  # latent UNets conditioned on the prompt's token embeddings through SD/SDXL's encoders
 
@@ -47,7 +47,23 @@ UNCLIP_ACTIONS = Action(
     | {"kandinsky22": "Kandinsky 2.2 decodes image embeddings, but the unCLIP tab is written for Stable unCLIP"},
 )
 
-ACTIONS = (TEXT_TO_IMAGE, GUIDANCE_LAB, INPAINT_ANY_MODEL, INPAINT_MODEL, PAINT_WITH_WORDS, UNCLIP_ACTIONS)
+_NOT_AN_UPSCALER = "it draws from noise: an upscaler is a second stage conditioned on a low-resolution image"
+UPSCALE_ACTION = Action(
+    "Upscale x4",
+    UPSCALE,
+    ("sd-upscaler", "if-stage2"),
+    {family: _NOT_AN_UPSCALER for family in ("sd", "sdxl", "if", "kandinsky22", "other")},
+)
+
+ACTIONS = (
+    TEXT_TO_IMAGE,
+    GUIDANCE_LAB,
+    INPAINT_ANY_MODEL,
+    INPAINT_MODEL,
+    PAINT_WITH_WORDS,
+    UNCLIP_ACTIONS,
+    UPSCALE_ACTION,
+)
 
 # Why a family is not offered by an action that does not list it.
 _WHY_NOT: dict[str, str] = {
@@ -71,6 +87,7 @@ _WHY_NOT: dict[str, str] = {
     "sd-unclip": "an unCLIP model draws from an image embedding: use it in the unCLIP tab",
     "kandinsky22-prior": "it is the prior of a Kandinsky 2.2 model, not a model that draws",
     "if-stage2": "it is the super-resolution stage of a DeepFloyd IF cascade, not a model that draws from text",
+    "sd-upscaler": "it is a super-resolution stage (it needs a low-resolution image): use it as Upscale x4",
 }
 
 
@@ -129,6 +146,8 @@ FAMILY_LABELS = {
     "kandinsky22-inpaint": "Kandinsky 2.2 inpainting",
     "sd-unclip": "Stable unCLIP (and shapes-unclip)",
     "if": "DeepFloyd IF",
+    "sd-upscaler": "SD x4 upscaler",
+    "if-stage2": "DeepFloyd IF stage II",
 }
 
 

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 
 # Tasks a model can serve; a tab asks the registry for the models that can do its task.
-TXT2IMG, IMG2IMG, INPAINT, UNCLIP = "txt2img", "img2img", "inpaint", "unclip"
+TXT2IMG, IMG2IMG, INPAINT, UNCLIP, UPSCALE = "txt2img", "img2img", "inpaint", "unclip", "upscale"
 
 # Pipeline class (from model_index.json) -> family and the tasks diffusers' pipelines serve for it (the first is
 # the class itself; the others are built from its components with the AutoPipeline classes' `from_pipe`).
@@ -55,7 +55,8 @@ _FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "KandinskyV22InpaintCombinedPipeline": ("kandinsky22-inpaint", (INPAINT,)),
     "KandinskyV22PriorPipeline": ("kandinsky22-prior", ()),  # a part of a Kandinsky 2.2 model, not one itself
     "IFPipeline": ("if", (TXT2IMG, IMG2IMG, INPAINT)),  # stage I (64x64 on the Hub); IF's own img2img/inpainting
-    "IFSuperResolutionPipeline": ("if-stage2", ()),  # the upscaler of an IF cascade (extras "stage_2")
+    "IFSuperResolutionPipeline": ("if-stage2", (UPSCALE,)),  # the upscaler of an IF cascade (extras "stage_2")
+    "StableDiffusionUpscalePipeline": ("sd-upscaler", (UPSCALE,)),  # SD's x4 upscaler
 }
 # family -> the tasks its entry has (with its extras, for a family that needs one)
 FAMILY_TASKS: dict[str, tuple[str, ...]] = {family: tasks for family, tasks in _FAMILIES.values()}
@@ -171,8 +172,29 @@ HUB_PRESETS: tuple[ModelEntry, ...] = (
         size_multiple=8,
         max_pixels=64 * 64,
         variant="fp16",
-        extras={"stage_2": "DeepFloyd/IF-II-L-v1.0"},
+        extras={"stage_2": "IF stage II"},
         description="Pixel-space cascade (Imagen-like), stage I at 64x64 with dynamic thresholding",
+    ),
+    ModelEntry(
+        "SD x4 upscaler",
+        "stabilityai/stable-diffusion-x4-upscaler",
+        "hub",
+        "sd-upscaler",
+        tasks=(UPSCALE,),
+        native_size=512,
+        max_pixels=1024 * 1024,
+        description="A second stage: 4x super-resolution conditioned on the low-resolution image and the prompt",
+    ),
+    ModelEntry(
+        "IF stage II",
+        "DeepFloyd/IF-II-L-v1.0",
+        "hub",
+        "if-stage2",
+        tasks=(UPSCALE,),
+        native_size=256,
+        max_pixels=256 * 256,
+        variant="fp16",
+        description="DeepFloyd IF's 64 -> 256 super-resolution stage (pixel space, text-conditioned)",
     ),
 )
 

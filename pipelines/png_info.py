@@ -37,6 +37,12 @@ class GenerationParameters:
     model: str = ""
     refiner: str = ""  # the refiner that drew the low-noise steps ("" = the base alone)
     refiner_switch: float | None = None  # its "switch at": the fraction of the steps the base drew
+    # A second, super-resolution stage (pipelines/upscale.py); Size stays the first stage's, as A1111's hires fix
+    upscaler: str = ""
+    upscale_steps: int | None = None
+    upscale_noise_level: int | None = None
+    upscale_cfg_scale: float | None = None
+    upscale_seed: int | None = None  # written only when it is not `seed`
 
 
 def format_parameters(p: GenerationParameters) -> str:
@@ -57,6 +63,16 @@ def format_parameters(p: GenerationParameters) -> str:
         settings.append(f"Refiner: {_quote(p.refiner)}")
     if p.refiner_switch is not None:
         settings.append(f"Refiner switch at: {_number(p.refiner_switch)}")
+    if p.upscaler:
+        settings.append(f"Upscaler: {_quote(p.upscaler)}")
+        for label, value in (
+            ("Upscale steps", p.upscale_steps),
+            ("Upscale noise level", p.upscale_noise_level),
+            ("Upscale CFG scale", p.upscale_cfg_scale),
+            ("Upscale seed", p.upscale_seed if p.upscale_seed != p.seed else None),
+        ):
+            if value is not None:
+                settings.append(f"{label}: {_number(value)}")
     lines.append(", ".join(settings))
     return "\n".join(lines)
 
@@ -115,7 +131,16 @@ def parse_parameters(text: str) -> GenerationParameters:
         model=settings.get("Model", ""),
         refiner=settings.get("Refiner", ""),
         refiner_switch=float(settings["Refiner switch at"]) if "Refiner switch at" in settings else None,
+        upscaler=settings.get("Upscaler", ""),
+        upscale_steps=_optional(settings, "Upscale steps", int),
+        upscale_noise_level=_optional(settings, "Upscale noise level", int),
+        upscale_cfg_scale=_optional(settings, "Upscale CFG scale", float),
+        upscale_seed=_optional(settings, "Upscale seed", int),
     )
+
+
+def _optional(settings: dict[str, str], key: str, kind):
+    return kind(settings[key]) if key in settings else None
 
 
 def attach(image: Image.Image, text: str) -> Image.Image:

@@ -19,9 +19,12 @@ from .kandinsky import (
 )
 from .sd import build_tiny_sd2_folder, build_tiny_sd_folder, build_tiny_sd_inpaint_folder
 from .sdxl import build_tiny_sdxl_folder, build_tiny_sdxl_inpaint_folder, build_tiny_sdxl_refiner_folder
-from .unclip import build_tiny_unclip_folder
+from .unclip import build_tiny_clip_folder, build_tiny_unclip_folder
+from .upscaler import build_tiny_sd_upscaler_folder
 
 __all__ = [
+    "build_tiny_clip_folder",
+    "build_tiny_sd_upscaler_folder",
     "TINY_FAMILIES",
     "TinyFamily",
     "build_family_folders",

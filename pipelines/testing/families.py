@@ -26,6 +26,7 @@ from .kandinsky import (
 from .sd import build_tiny_sd2_folder, build_tiny_sd_folder, build_tiny_sd_inpaint_folder
 from .sdxl import build_tiny_sdxl_folder, build_tiny_sdxl_inpaint_folder, build_tiny_sdxl_refiner_folder
 from .unclip import build_tiny_clip_folder, build_tiny_unclip_folder
+from .upscaler import build_tiny_sd_upscaler_folder
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,9 @@ TINY_FAMILIES: tuple[TinyFamily, ...] = (
     ),
     TinyFamily("tiny-if", build_tiny_if_folder, "IFPipeline", "if", 32, {"stage_2": "tiny-if-stage2"}),
     TinyFamily("tiny-if-stage2", build_tiny_if_stage2_folder, "IFSuperResolutionPipeline", "if-stage2", 64),
+    TinyFamily(
+        "tiny-sd-upscaler", build_tiny_sd_upscaler_folder, "StableDiffusionUpscalePipeline", "sd-upscaler", 256
+    ),
 )
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from pipelines.errors import UnsupportedTaskError
 from pipelines.manager import ManagerConfig, PipelineManager
-from pipelines.models import IMG2IMG, INPAINT, TXT2IMG, UNCLIP, ModelRegistry
+from pipelines.models import IMG2IMG, INPAINT, TXT2IMG, UNCLIP, UPSCALE, ModelRegistry
 from pipelines.testing import TINY_FAMILIES, build_tiny_kandinsky22_folder
 from pipelines.testing.families import CLIP_FOLDERS
 
@@ -30,7 +30,8 @@ EXPECTED_TASKS = {
     "tiny-kandinsky22-inpaint": (INPAINT,),
     "tiny-sd-unclip": (UNCLIP,),
     "tiny-if": ALL,
-    "tiny-if-stage2": (),
+    "tiny-if-stage2": (UPSCALE,),
+    "tiny-sd-upscaler": (UPSCALE,),
 }
 # The pipeline class the manager hands out per (model, task).
 EXPECTED_CLASS = {

@@ -32,6 +32,7 @@ from pipelines.unclip import (
     text_diff,
     variations,
 )
+from pipelines.upscale import UpscaleRequest, upscale
 
 PROMPT = "a red circle"
 MODELS = [tiny.name for tiny in TINY_FAMILIES]
@@ -61,6 +62,7 @@ class TabAction:
     action: caps.Action
     run: Callable  # (manager, model, steps, on_step, stop) -> result
     images: Callable = lambda result: result.images  # the PNGs a person saves
+    size: Callable = lambda entry: (entry.native_size, entry.native_size)  # of every image it draws
 
 
 def _grid_images(result):
@@ -179,6 +181,16 @@ TAB_ACTIONS = (
         ),
     ),
 )
+TAB_ACTIONS += (
+    TabAction(
+        "upscale",
+        caps.UPSCALE_ACTION,
+        lambda m, model, steps, **kw: upscale(
+            m, UpscaleRequest(images=(_picture(16),), prompt=PROMPT, model=model, steps=steps, seed=1), **kw
+        ),
+        size=lambda entry: (64, 64),  # 4x the 16x16 input
+    ),
+)
 PAIRS = [(tab, model) for tab in TAB_ACTIONS for model in MODELS]
 
 
@@ -201,7 +213,7 @@ def test_each_tab_runs_each_model_it_offers_and_refuses_the_others(families_mana
     images = tab.images(result)
     assert images and result.stopped_at is None
     cells = [outcome.image for outcome in result.outcomes] if hasattr(result, "outcomes") else images
-    assert all(image.size == (entry.native_size, entry.native_size) for image in cells)
+    assert all(image.size == tab.size(entry) for image in cells)
     for image in images:
         pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
         assert np.isfinite(pixels).all() and pixels.std() > 0, "a flat image: the model's output overflowed"

@@ -1,0 +1,65 @@
+"""The upscale action on a tiny random SD x4 upscaler folder: sizes, parameters, noise levels, refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipelines.manager import ManagerConfig, PipelineManager
+from pipelines.png_info import attach, parse_parameters, read_parameters
+from pipelines.testing import build_tiny_sd_upscaler_folder
+from pipelines.upscale import UpscaleRequest, upscale
+
+
+@pytest.fixture(scope="module")
+def upscale_manager(tmp_path_factory):
+    root = tmp_path_factory.mktemp("upscaler")
+    build_tiny_sd_upscaler_folder(root / "tiny-sd-upscaler")
+    return PipelineManager(ManagerConfig(models_dir=root, device="cpu", offline=True, include_hub=False))
+
+
+def _picture(size=16, seed=0):
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8))
+
+
+def test_a_batch_is_upscaled_4x_with_the_first_stage_parameters_kept(upscale_manager):
+    source = attach(_picture(), "a red circle\nSteps: 20, Sampler: DPM++ 2M, CFG scale: 5, Seed: 7, Size: 16x16")
+    result = upscale(
+        upscale_manager, UpscaleRequest(images=(source, _picture(seed=1)), prompt="a red circle", steps=2, seed=3)
+    )
+    assert [image.size for image in result.images] == [(64, 64), (64, 64)] and result.stopped_at is None
+    first = parse_parameters(read_parameters(result.images[0]))
+    assert (first.seed, first.width, first.upscaler, first.upscale_steps, first.upscale_seed) == (
+        7,
+        16,
+        "tiny-sd-upscaler",
+        2,
+        3,
+    )
+    second = parse_parameters(read_parameters(result.images[1]))  # no parameters of its own: the upscaler's run
+    assert (second.model, second.seed, second.width, second.upscale_noise_level) == ("tiny-sd-upscaler", 4, 64, 20)
+
+
+def test_the_noise_level_changes_the_result(upscale_manager):
+    low, high = (
+        upscale(upscale_manager, UpscaleRequest(images=(_picture(),), steps=2, seed=1, upscale_noise_level=level))
+        for level in (0, 300)
+    )
+    assert not np.array_equal(np.asarray(low.images[0]), np.asarray(high.images[0]))
+
+
+@pytest.mark.parametrize(
+    ("images", "overrides", "message"),
+    [
+        ((), {}, "`images` is empty"),
+        ((_picture(12),), {}, "multiples of 8"),
+        ((_picture(16), _picture(24)), {}, "the same size"),
+        ((_picture(256),), {}, "more than tiny-sd-upscaler draws"),
+        ((_picture(),), {"upscale_noise_level": 351}, "at most 350"),
+        ((_picture(),), {"model": "no-such"}, "no-such"),
+    ],
+)
+def test_bad_upscale_requests_say_what_is_wrong(upscale_manager, images, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        upscale(upscale_manager, UpscaleRequest(images=images, steps=1, **overrides))
