@@ -14,6 +14,7 @@ from .inpaint.request import InpaintRequest, Method
 from .paint_with_words import PaintWithWordsRequest
 from .text_to_image import TextToImageRequest
 from .unclip import CaptionRequest, InterpolationRequest, TextDiffRequest, VariationsRequest
+from .upscale import UpscaleRequest
 
 BASE_SECONDS = 15  # model placement, VAE decode, CLIP scores, Python around the loop
 SECONDS_PER_MEGAPIXEL_EVALUATION = 0.12  # a UNet pass over one megapixel image (SDXL-size UNet, bf16, an A100 slice)
@@ -27,7 +28,12 @@ def unet_evaluations(request) -> float:
         plain = request.steps * request.batch_size * _guided(request.cfg_scale)
         return plain * (STEERING_COST if request.steer_layout else 1.0)
     if isinstance(request, TextToImageRequest):
-        return request.steps * request.batch_size * _guided(request.cfg_scale)
+        first = request.steps * request.batch_size * _guided(request.cfg_scale)
+        # the second stage's passes are over 4x the sides: 16x the pixels
+        second = (
+            request.upscale_steps * request.batch_size * _guided(request.cfg_scale) * 16 if request.upscaler else 0
+        )
+        return first + second
     if isinstance(request, GuidanceGridRequest):
         return request.steps * _grid_passes(request)
     if isinstance(request, InpaintRequest):
@@ -43,6 +49,8 @@ def unet_evaluations(request) -> float:
         return (request.frames + 2) * request.steps * _guided(request.cfg_scale)  # + the two inversions
     if isinstance(request, TextDiffRequest):
         return (request.frames + 1) * request.steps * _guided(request.cfg_scale)  # + one inversion
+    if isinstance(request, UpscaleRequest):  # over the upscaler's output size (its native size)
+        return request.steps * len(request.images) * _guided(request.cfg_scale)
     if isinstance(request, CaptionRequest):
         return request.prior_steps * 0.1 + request.steps * _guided(request.cfg_scale)  # the prior is tiny
     raise TypeError(f"no cost model for {type(request).__name__}")

@@ -35,6 +35,7 @@ class StepInfo:
     total: int
     preview: Image.Image | None = None
     partial: Any = None
+    stage: str = ""  # which part of a job with several (e.g. "Upscaling x4"), for the progress bar
 
 
 class Stopped(Exception):
@@ -59,6 +60,7 @@ class StepCounter:
         self.total, self.done = total, 0
         self.on_step, self.stop, self.preview_every = on_step, stop, preview_every
         self.stopped_at: int | None = None
+        self.stage = ""  # set by an action whose job has stages; every StepInfo carries it
         self.last_latents: torch.Tensor | None = None  # x_t at Stop, when Stop was raised out of a pipeline call
 
     def tick(self, pipe=None, latents: torch.Tensor | None = None) -> None:
@@ -74,7 +76,7 @@ class StepCounter:
             wanted = self.preview_every and self.done % self.preview_every == 0 and self.done < self.total
             if wanted and pipe is not None and latents is not None and latents.ndim == 4:
                 preview = decode_preview(pipe, latents)
-            self.on_step(StepInfo(step=self.done, total=self.total, preview=preview))
+            self.on_step(StepInfo(step=self.done, total=self.total, preview=preview, stage=self.stage))
         if self.stop is not None and self.stop.is_set() and self.done < self.total:
             self.stopped_at = self.done
             raise Stopped
@@ -82,7 +84,7 @@ class StepCounter:
     def report(self, partial: Any) -> None:
         """Hands results finished so far to `on_step` (at the current step count)."""
         if self.on_step is not None:
-            self.on_step(StepInfo(step=self.done, total=self.total, partial=partial))
+            self.on_step(StepInfo(step=self.done, total=self.total, partial=partial, stage=self.stage))
 
     def pipeline_callback(self):
         """A diffusers `callback_on_step_end`: counts the step, and on Stop ends the pipeline's loop.

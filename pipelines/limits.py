@@ -50,6 +50,7 @@ LIMITS: dict[str, Limit] = {
     # unCLIP
     "variations": Limit(1, 8, integer=True),
     "noise_level": Limit(0, 999, integer=True),  # Stable unCLIP's image_noising_scheduler has 1000 levels
+    "upscale_steps": Limit(1, 150, integer=True),
     "upscale_noise_level": Limit(0, 999, integer=True),  # augmentation of an upscaler's input (SD x4: at most 350)
     "eta": Limit(0, 1, step=0.05),  # DDIM η
     "interpolation_frames": Limit(2, 16, integer=True),

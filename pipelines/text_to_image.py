@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from .capabilities import TEXT_TO_IMAGE, require
+from .capabilities import TEXT_TO_IMAGE, UPSCALE_ACTION, require
 from .errors import require_text
 from .jobs import StepCounter, StepInfo, Stopped, takes_step_end_callback
 from .limits import check, check_fields, concrete_seed
@@ -34,6 +34,7 @@ from .models import IMG2IMG, TXT2IMG, ModelEntry
 from .pipeline_parts import latents_to_pixels, pixels_to_pil
 from .png_info import GenerationParameters, attach, format_parameters
 from .samplers import Sampler
+from .upscale import UpscaleRequest, check_input_size, run_upscaler
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,10 @@ class TextToImageRequest:
     # "Refiner: switch at" f, 0 < f ≤ 1: the base draws the first round(steps·f) steps, the model's refiner
     # (`extras["refiner"]`, SDXL) the rest; None or 1 = the base alone
     refiner_switch: float | None = None
+    # A second stage, off when None: an upscaler's registry name (pipelines/upscale.py) drawing every image 4x larger
+    upscaler: str | None = None
+    upscale_steps: int = 20
+    upscale_noise_level: int = 20  # noise-conditioning augmentation of the first stage's images (Imagen)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class TextToImageResult:
     stopped_at: int | None = None  # the step Stop was honoured at, None when it ran to the end
     refiner: str | None = None  # the refiner that drew the low-noise steps, None when the base ran alone
     switched_at: int | None = None  # steps the base ran before the refiner took over (None: base alone)
+    upscaled: bool = False  # the second stage ran (to the end or to Stop)
 
 
 @dataclass(frozen=True)
@@ -231,7 +237,12 @@ def text_to_image(
     request = resolve(request, entry)
     validate(request, entry, models_with_refiner(manager))
     refiner = refiner_entry(manager, entry) if uses_refiner(request) else None
-    return manager.run(_generate, manager, entry, refiner, request, on_step, stop, preview_every, adjust_latents)
+    upscaler = require(manager, UPSCALE_ACTION, request.upscaler, "upscaler") if request.upscaler else None
+    if upscaler is not None:
+        check_fields(request, "upscale_steps", "upscale_noise_level")
+        check_input_size(request.width, request.height, upscaler)
+    stages = (entry, refiner, upscaler)
+    return manager.run(_generate, manager, stages, request, on_step, stop, preview_every, adjust_latents)
 
 
 def models_with_refiner(manager: PipelineManager) -> list[str]:
@@ -251,7 +262,8 @@ def refiner_entry(manager: PipelineManager, entry: ModelEntry) -> ModelEntry:
     return refiner
 
 
-def _generate(manager, entry, refiner, request, on_step, stop, preview_every, adjust_latents) -> TextToImageResult:
+def _generate(manager, stages, request, on_step, stop, preview_every, adjust_latents) -> TextToImageResult:
+    entry, refiner, upscaler = stages
     # 2. Per-request pipelines: shared weights, fresh schedulers; the refiner's step split (eDiff-I experts)
     pipe = manager.request_pipeline(entry.name, TXT2IMG, request.sampler)
     split = None
@@ -268,7 +280,9 @@ def _generate(manager, entry, refiner, request, on_step, stop, preview_every, ad
 
     # 4. Step callback: progress over both stages, previews, Stop (and the latent hook while steps remain)
     total = request.steps if split is None else split.base_steps + split.refiner_steps
-    counter = StepCounter(total, on_step, stop, preview_every)
+    counter = StepCounter(total + (request.upscale_steps if upscaler else 0), on_step, stop, preview_every)
+    if upscaler is not None:
+        counter.stage = f"{entry.name}: drawing"
     count_step = counter.pipeline_callback()
 
     def callback(pipeline, i, t, kwargs):
@@ -338,6 +352,22 @@ def _generate(manager, entry, refiner, request, on_step, stop, preview_every, ad
         )
         attach(image, text)
         texts.append(text)
+
+    # 7. The second stage (cascaded super-resolution), unless Stop came in the first
+    upscaled = upscaler is not None and counter.stopped_at is None
+    if upscaled:
+        counter.stage = f"{upscaler.name}: upscaling x4"
+        second = UpscaleRequest(
+            images=tuple(images),
+            prompt=request.prompt,
+            model=upscaler.name,
+            steps=request.upscale_steps,
+            upscale_noise_level=request.upscale_noise_level,
+            cfg_scale=request.cfg_scale,
+            seed=request.seed,
+        )
+        images = run_upscaler(manager, upscaler, second, counter)
+        texts = [image.info["parameters"] for image in images]
     return TextToImageResult(
         images=list(images),
         parameters=texts,
@@ -346,6 +376,7 @@ def _generate(manager, entry, refiner, request, on_step, stop, preview_every, ad
         stopped_at=counter.stopped_at,
         refiner=refiner.name if refiner is not None else None,
         switched_at=split.base_steps if split is not None else None,
+        upscaled=upscaled,
     )
 
 

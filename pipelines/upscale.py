@@ -58,7 +58,15 @@ def validate(request: UpscaleRequest, entry: ModelEntry, max_noise_level: int | 
     sizes = {image.size for image in request.images}
     if len(sizes) > 1:
         raise ValueError(f"`images` must all be the same size, got {sorted(sizes)}")
-    ((width, height),) = sizes
+    check_input_size(*next(iter(sizes)), entry)
+    check_fields(request, "steps", "cfg_scale", "seed", "upscale_noise_level")
+    if max_noise_level is not None and request.upscale_noise_level > max_noise_level:
+        got = request.upscale_noise_level
+        raise ValueError(f"`upscale_noise_level` must be at most {max_noise_level} for {entry.name}, got {got}")
+
+
+def check_input_size(width: int, height: int, entry: ModelEntry) -> None:
+    """Raises a ValueError unless `entry` can upscale a `width`x`height` image."""
     if width % SIDE_MULTIPLE or height % SIDE_MULTIPLE:
         raise ValueError(
             f"`image` sides must be multiples of {SIDE_MULTIPLE} for {entry.name}, got {width}x{height}: crop it"
@@ -69,10 +77,6 @@ def validate(request: UpscaleRequest, entry: ModelEntry, max_noise_level: int | 
             f"`image` {width}x{height} would upscale to {width * FACTOR}x{height * FACTOR}, more than {entry.name} "
             f"draws ({entry.max_pixels} pixels): give at most about {side}x{side}"
         )
-    check_fields(request, "steps", "cfg_scale", "seed", "upscale_noise_level")
-    if max_noise_level is not None and request.upscale_noise_level > max_noise_level:
-        got = request.upscale_noise_level
-        raise ValueError(f"`upscale_noise_level` must be at most {max_noise_level} for {entry.name}, got {got}")
 
 
 def upscale(

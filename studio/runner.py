@@ -131,7 +131,7 @@ def run_action(
                 if kind == "result":
                     return Finished(item, time.perf_counter() - started, total)
                 total = item.total
-                progress((item.step, item.total), desc=desc, unit="steps")
+                progress((item.step, item.total), desc=item.stage or desc, unit="steps")
                 if show is not None and (item.preview is not None or item.partial is not None):
                     yield show(item)
         except Exception as e:

@@ -30,6 +30,7 @@ from .components import (
 from .errors import explain_unreadable_inputs, to_gradio_error
 from .runner import bind, build_request, run_action, seed_of, warn_unknown_words
 from .sessions import StopFlags
+from .upscale_panel import OFF, picked_upscaler, second_stage_controls, upscale_panel
 
 DEFAULTS = TextToImageRequest(prompt="")
 SHAPES_EXAMPLES = [
@@ -80,6 +81,9 @@ def generate(
     height: float | None = None,
     batch_size: float = DEFAULTS.batch_size,
     refiner_switch: float | None = NO_REFINER,
+    upscaler: str | None = OFF,
+    upscale_steps: float = DEFAULTS.upscale_steps,
+    upscale_noise_level: float = DEFAULTS.upscale_noise_level,
     request: gr.Request = None,
     progress=gr.Progress(),  # noqa: B008 (Gradio injects the tracker through this default)
 ):
@@ -98,6 +102,9 @@ def generate(
         batch_size: how many images, 1 to 8.
         refiner_switch: "Refiner: switch at", for models with a refiner (SDXL base): the base model draws this
             fraction of the steps (the noisy start) and the refiner the rest (the fine detail); 1 = no refiner.
+        upscaler: "Off", or an upscaler's name: a second diffusion stage draws every image 4x larger from it.
+        upscale_steps: the upscaler's steps, 1 to 150.
+        upscale_noise_level: noise added to the images before upscaling (noise-conditioning augmentation), 0 to 999.
 
     Returns:
         the images (PNG, each with an AUTOMATIC1111-style `parameters` text chunk), the seed used, a status line, and
@@ -117,6 +124,9 @@ def generate(
             height=int(height) if height else None,
             batch_size=int(batch_size),
             refiner_switch=float(refiner_switch) if refiner_switch is not None else None,
+            upscaler=picked_upscaler(upscaler),
+            upscale_steps=int(upscale_steps),
+            upscale_noise_level=int(upscale_noise_level),
         )
     )
     warn_unknown_words(entry, req.prompt, req.negative_prompt)
@@ -132,6 +142,8 @@ def generate(
     status = finished.status(f"{len(result.images)} image(s)", " (partly denoised)") + f" · seed {result.seed}"
     if result.refiner is not None:
         status += f" · {result.refiner} from step {result.switched_at + 1}"
+    if result.upscaled:
+        status += f" · upscaled x4 by {req.upscaler}"
     yield (
         [(image, text) for image, text in zip(result.images, result.parameters, strict=True)],
         result.seed,
@@ -270,6 +282,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
                 with gr.Row(equal_height=True):
                     seed = seed_box(DEFAULTS.seed, "Seed (-1 = random)", "txt2img-seed", scale=3)
                     reuse_btn = gr.Button("♻ Reuse last seed", scale=1, elem_id="txt2img-reuse-seed")
+            second_stage = second_stage_controls(manager, "txt2img")
             png_in = gr.File(
                 label="Read parameters from PNG (drop an image made here or in AUTOMATIC1111)",
                 file_types=[".png"],
@@ -282,8 +295,9 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
         with gr.Column(scale=6, min_width=320):
             gallery = result_gallery("Results", "txt2img-gallery", columns=2, height=460, preview=True)
             status, used_seed, parameters = run_details("txt2img")
+            upscale_panel(manager, stop_flags, gallery, prompt, "txt2img")
 
-    inputs = [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch, refiner]
+    inputs = [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch, refiner, *second_stage.inputs]
     handler = bind(generate, manager, stop_flags, name="txt2img")
     explain_unreadable_inputs(inputs, handler)  # a NaN or an undecodable value: a message, not a crash
     generate_event = gr.on(

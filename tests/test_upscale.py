@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from pipelines.manager import ManagerConfig, PipelineManager
 from pipelines.png_info import attach, parse_parameters, read_parameters
-from pipelines.testing import build_tiny_sd_upscaler_folder
+from pipelines.testing import build_tiny_sd_folder, build_tiny_sd_upscaler_folder
+from pipelines.text_to_image import TextToImageRequest, text_to_image
 from pipelines.upscale import UpscaleRequest, upscale
 
 
@@ -16,6 +19,7 @@ from pipelines.upscale import UpscaleRequest, upscale
 def upscale_manager(tmp_path_factory):
     root = tmp_path_factory.mktemp("upscaler")
     build_tiny_sd_upscaler_folder(root / "tiny-sd-upscaler")
+    build_tiny_sd_folder(root / "tiny-sd")
     return PipelineManager(ManagerConfig(models_dir=root, device="cpu", offline=True, include_hub=False))
 
 
@@ -63,3 +67,49 @@ def test_the_noise_level_changes_the_result(upscale_manager):
 def test_bad_upscale_requests_say_what_is_wrong(upscale_manager, images, overrides, message):
     with pytest.raises(ValueError, match=message):
         upscale(upscale_manager, UpscaleRequest(images=images, steps=1, **overrides))
+
+
+def _two_stages(**overrides) -> TextToImageRequest:
+    settings = {"prompt": "a red circle", "model": "tiny-sd", "steps": 2, "seed": 5, "width": 32, "height": 32}
+    return TextToImageRequest(**{**settings, "upscaler": "tiny-sd-upscaler", "upscale_steps": 3, **overrides})
+
+
+def test_text_to_image_with_a_second_stage_reports_both_and_records_both(upscale_manager):
+    steps = []
+    result = text_to_image(
+        upscale_manager, _two_stages(batch_size=2), on_step=lambda info: steps.append((info.step, info.stage))
+    )
+    assert result.upscaled and [image.size for image in result.images] == [(128, 128)] * 2
+    assert steps == [(1, "tiny-sd: drawing"), (2, "tiny-sd: drawing")] + [
+        (k, "tiny-sd-upscaler: upscaling x4") for k in (3, 4, 5)
+    ]
+    p = parse_parameters(result.parameters[1])
+    assert (p.model, p.seed, p.width, p.steps, p.upscaler, p.upscale_steps) == (
+        "tiny-sd",
+        6,
+        32,
+        2,
+        "tiny-sd-upscaler",
+        3,
+    )
+    assert p.upscale_seed is None  # the upscaler drew image i with the image's own seed
+
+
+@pytest.mark.parametrize(("stop_after", "size", "upscaled"), [(1, 32, False), (3, 128, True)])
+def test_stop_ends_either_stage_within_a_step(upscale_manager, stop_after, size, upscaled):
+    stop = threading.Event()
+
+    def on_step(info):
+        if info.step == stop_after:
+            stop.set()
+
+    result = text_to_image(upscale_manager, _two_stages(), on_step=on_step, stop=stop)
+    assert result.stopped_at == stop_after and result.upscaled is upscaled
+    assert result.images[0].size == (size, size)
+
+
+def test_a_second_stage_must_be_an_upscaler_with_steps_in_range(upscale_manager):
+    with pytest.raises(ValueError, match="upscale_steps"):
+        text_to_image(upscale_manager, _two_stages(upscale_steps=0))
+    with pytest.raises(ValueError, match="cannot be used for upscale x4"):
+        text_to_image(upscale_manager, _two_stages(upscaler="tiny-sd"))

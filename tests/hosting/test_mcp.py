@@ -23,6 +23,7 @@ ACTIONS = {
     "caption_to_image",
     "interpolate",
     "text_diff",
+    "upscale",
 }
 
 

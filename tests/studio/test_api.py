@@ -32,6 +32,9 @@ def test_txt2img_is_listed_with_named_parameters(client):
         "height",
         "batch_size",
         "refiner_switch",
+        "upscaler",
+        "upscale_steps",
+        "upscale_noise_level",
     ]
 
 

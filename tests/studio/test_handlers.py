@@ -203,3 +203,13 @@ def test_bound_handlers_keep_their_api_names_docs_and_request():
     assert get_type_hints(bound)["request"] is gr.Request  # so Gradio fills in the session (Stop needs it)
     stopped = threading.Event()
     assert bind(lambda flags, x: (flags, x), stopped)(1) == (stopped, 1)
+
+
+def test_upscale_handler_takes_gallery_items_and_explains_what_it_cannot_do(shared_manager):
+    from studio import upscale_panel
+
+    picture = Image.new("RGB", (16, 16), (200, 30, 30))
+    with pytest.raises(gr.Error, match="needs a download from the Hugging Face Hub"):  # offline, Hub presets only
+        last(upscale_panel.run(shared_manager, StopFlags(), [(picture, "caption")], progress=Tracker()))
+    with pytest.raises(gr.Error, match="`images` is empty"):
+        last(upscale_panel.run(shared_manager, StopFlags(), [], upscaler="SD x4 upscaler", progress=Tracker()))
