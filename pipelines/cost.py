@@ -7,7 +7,7 @@ by the pixels drawn: seconds = BASE + SECONDS_PER_MEGAPIXEL_EVALUATION × evalua
 
 from __future__ import annotations
 
-from .guidance.calibration import FACTORS, ROUNDS
+from .guidance.calibration import renders_per_search
 from .guidance.grid import NOT_CALIBRATED, GuidanceGridRequest
 from .guidance.methods import GuidanceMethod
 from .inpaint.request import InpaintRequest, Method
@@ -67,7 +67,7 @@ def estimate_seconds(request, native_size: int) -> int:
 def _grid_passes(request: GuidanceGridRequest) -> float:
     """UNet passes per step of a lab grid: per cell 2 (3 for a row that perturbs the UNet: PAG, SEG, SLG), and a
     calibrated row renders every candidate strength of its search."""
-    per_cell = len(FACTORS) + 2 * (ROUNDS - 1) if request.calibrate else 1
+    per_cell = renders_per_search() if request.calibrate else 1
     passes = 0.0
     for label in set(request.methods):
         method = GuidanceMethod.from_label(label)

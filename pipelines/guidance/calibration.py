@@ -19,6 +19,11 @@ ROUNDS = 2
 TOLERANCE = 1.5  # CLIP-score points (×100 cosine): a match this close is what the tests ask of the search
 
 
+def renders_per_search() -> int:
+    """At most how many strengths one search tries: the factors, then two midpoints a round."""
+    return len(FACTORS) + 2 * (ROUNDS - 1)
+
+
 @dataclass
 class StrengthSearch:
     """One method's search for one column's target (CFG's CLIP score at `nominal`)."""

@@ -16,7 +16,7 @@ from ..jobs import StepCounter, StepInfo, Stopped
 from ..limits import LIMITS
 from ..png_info import attach
 from ..samplers import Sampler
-from .calibration import ROUNDS, StrengthSearch
+from .calibration import ROUNDS, StrengthSearch, renders_per_search
 from .methods import GuidanceMethod
 
 MAX_CELLS = 36
@@ -176,7 +176,7 @@ def run_grid(
     render = _Renderer(make_pipeline, run_on_device, request, batch, clip, verdict)
     searched = [(row, s) for row, s in to_render if request.calibrate and row.method not in NOT_CALIBRATED]
     plain = [pair for pair in to_render if pair not in searched]
-    cells_to_render = len(plain) + len(searched) * (len(_FIRST_ROUND) + 2 * (ROUNDS - 1))
+    cells_to_render = len(plain) + len(searched) * renders_per_search()
     render.counter = StepCounter(request.steps * render.batches(cells_to_render), on_step, stop)
 
     def report():
@@ -191,9 +191,6 @@ def run_grid(
         pass  # Stop pressed: the cells rendered so far stay
     _fill_no_guidance_row(pairs, outcomes)
     return [outcomes[p] for p in pairs if p in outcomes], render.counter.stopped_at
-
-
-_FIRST_ROUND = StrengthSearch(1.0, 0.0).candidates(0)
 
 
 def _calibrate(render, searched, outcomes, report) -> None:
