@@ -54,46 +54,43 @@ def mimic_threshold(x0_high: torch.Tensor, x0_mimic: torch.Tensor, percentile: f
     return centred_high.clamp(-limit, limit) / limit * mimic_spread + mean_high
 
 
-class StaticThresholdingGuidance(ClassifierFreeGuidance):
-    """diffusers' classifier-free guidance, then x̂0 clipped to [−1, 1] (pixel models). `set_context` gives the step
-    (x_t, ᾱ_t, what the model predicts) before `forward`."""
+class _ThresholdedGuidance(ClassifierFreeGuidance):
+    """diffusers' classifier-free guidance, then x̂0 of the guided prediction thresholded by `threshold`.
+    `set_context` gives the step (x_t, ᾱ_t, what the model predicts) before `forward`."""
 
     _context: StepContext | None = None
 
     def set_context(self, context: StepContext) -> None:
         self._context = context
 
+    def threshold(self, x0: torch.Tensor, pred_cond: torch.Tensor, pred_uncond: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
     def forward(self, pred_cond: torch.Tensor, pred_uncond: torch.Tensor | None = None) -> GuiderOutput:
         guided = super().forward(pred_cond, pred_uncond)
         if not self._is_cfg_enabled():
             return guided
-        context = self._context
-        pred = context.prediction_from_x0(static_threshold(context.x0_from_prediction(guided.pred)))
-        return GuiderOutput(pred=pred, pred_cond=pred_cond, pred_uncond=pred_uncond)
+        x0 = self.threshold(self._context.x0_from_prediction(guided.pred), pred_cond, pred_uncond)
+        return GuiderOutput(pred=self._context.prediction_from_x0(x0), pred_cond=pred_cond, pred_uncond=pred_uncond)
 
 
-class DynamicThresholdingGuidance(ClassifierFreeGuidance):
-    """diffusers' classifier-free guidance, then Imagen's dynamic thresholding of x̂0: the percentile clip on pixel
-    models, the mimic form (toward the spread of guidance at `MIMIC_SCALE`) on latent ones."""
+class StaticThresholdingGuidance(_ThresholdedGuidance):
+    """CFG, then x̂0 clipped to [−1, 1] (pixel models)."""
 
-    _context: StepContext | None = None
+    def threshold(self, x0: torch.Tensor, pred_cond: torch.Tensor, pred_uncond: torch.Tensor) -> torch.Tensor:
+        return static_threshold(x0)
+
+
+class DynamicThresholdingGuidance(_ThresholdedGuidance):
+    """CFG, then Imagen's dynamic thresholding of x̂0: the percentile clip on pixel models, the mimic form (toward
+    the spread of guidance at `MIMIC_SCALE`) on latent ones."""
 
     def __init__(self, guidance_scale: float = 7.5, start: float = 0.0, stop: float = 1.0, **settings) -> None:
         super().__init__(guidance_scale=guidance_scale, start=start, stop=stop, **settings)
         self._mimic = ClassifierFreeGuidance(guidance_scale=MIMIC_SCALE)
 
-    def set_context(self, context: StepContext) -> None:
-        self._context = context
-
-    def forward(self, pred_cond: torch.Tensor, pred_uncond: torch.Tensor | None = None) -> GuiderOutput:
-        guided = super().forward(pred_cond, pred_uncond)
-        if not self._is_cfg_enabled():
-            return guided
-        context = self._context
-        x0 = context.x0_from_prediction(guided.pred)
-        if context.latent:
-            mimic = self._mimic.forward(pred_cond, pred_uncond).pred
-            x0 = mimic_threshold(x0, context.x0_from_prediction(mimic))
-        else:
-            x0 = dynamic_threshold(x0)
-        return GuiderOutput(pred=context.prediction_from_x0(x0), pred_cond=pred_cond, pred_uncond=pred_uncond)
+    def threshold(self, x0: torch.Tensor, pred_cond: torch.Tensor, pred_uncond: torch.Tensor) -> torch.Tensor:
+        if not self._context.latent:
+            return dynamic_threshold(x0)
+        mimic = self._mimic.forward(pred_cond, pred_uncond).pred
+        return mimic_threshold(x0, self._context.x0_from_prediction(mimic))
