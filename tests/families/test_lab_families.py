@@ -33,3 +33,21 @@ def test_sdxl_cells_of_several_methods_batch_together(families_manager):
     assert np.array_equal(images[0], images[1])  # s = 1 is plain conditional sampling
     assert not np.array_equal(images[0], images[2])
     assert all(image.shape == (64, 64, 3) for image in images)
+
+
+@pytest.mark.parametrize("name", ["tiny-sd2", "tiny-sdxl"])
+def test_every_lab_row_draws_on_the_family_or_says_why(families_manager, name):
+    from pipelines.guidance.grid import GuidanceGridRequest, guidance_grid
+
+    request = GuidanceGridRequest(
+        prompt="a red circle", methods=GuidanceMethod.labels(), strengths=(5.0,), model=name, steps=3, seed=2
+    )
+    outcomes = guidance_grid(families_manager, request).outcomes
+    assert [o.method for o in outcomes] == list(GuidanceMethod)
+    for outcome in outcomes:
+        if outcome.image is None:  # CLIP guidance without a local CLIP, static thresholding on a latent model
+            assert outcome.note, outcome.method
+        else:
+            assert np.isfinite(np.asarray(outcome.image, dtype=np.float32)).all() and outcome.image.size == (64, 64)
+    drawn = {o.method for o in outcomes if o.image is not None}
+    assert GuidanceMethod.PERTURBED_ATTENTION in drawn and GuidanceMethod.AUTOGUIDANCE in drawn
