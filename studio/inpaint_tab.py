@@ -40,6 +40,7 @@ from .components import (
 from .errors import explain_unreadable_inputs
 from .runner import bind, build_request, run_action, seed_of, warn_unknown_words
 from .sessions import StopFlags
+from .upscale_panel import upscale_panel
 
 DEFAULTS = InpaintRequest(prompt="")
 HELP = """**1.** Upload an image (or take the selected one from *Text to image*).
@@ -302,6 +303,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         with gr.Column(scale=5, min_width=320):
             gallery = result_gallery("Results (one per method)", "inpaint-gallery", columns=2, height="auto")
             status, used_seed, parameters = run_details("inpaint")
+            upscale_panel(manager, stop_flags, gallery, prompt, "inpaint")
             preview = gr.Image(
                 label="Mask preview (pink = regenerated)",
                 type="numpy",

@@ -295,7 +295,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
         with gr.Column(scale=6, min_width=320):
             gallery = result_gallery("Results", "txt2img-gallery", columns=2, height=460, preview=True)
             status, used_seed, parameters = run_details("txt2img")
-            upscale_panel(manager, stop_flags, gallery, prompt, "txt2img")
+            upscale_panel(manager, stop_flags, gallery, prompt, "txt2img", public=True)
 
     inputs = [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch, refiner, *second_stage.inputs]
     handler = bind(generate, manager, stop_flags, name="txt2img")

@@ -18,10 +18,7 @@ from .sessions import StopFlags
 
 OFF = "Off"
 DEFAULTS = UpscaleRequest(images=())
-NOISE_INFO = (
-    "Noise added to the small image before upscaling (Imagen's noise conditioning): more lets the upscaler redraw "
-    "the small image's own flaws instead of copying them, too much loses what it showed"
-)
+NOISE_INFO = "Noise added to the small image first (Imagen): more redraws its flaws, too much loses it"
 
 
 @dataclass
@@ -54,15 +51,14 @@ def second_stage_controls(manager: PipelineManager, prefix: str) -> SecondStage:
             else "Off, or a model that draws the result 4x larger from it",
             elem_id=f"{prefix}-upscaler",
         )
-        with gr.Row():
-            steps = limit_slider("upscale_steps", DEFAULTS.steps, "Upscale steps", f"{prefix}-upscale-steps")
-            noise = limit_slider(
-                "upscale_noise_level",
-                DEFAULTS.upscale_noise_level,
-                "Upscale noise level",
-                f"{prefix}-upscale-noise",
-                info=NOISE_INFO,
-            )
+        steps = limit_slider("upscale_steps", DEFAULTS.steps, "Upscale steps", f"{prefix}-upscale-steps")
+        noise = limit_slider(
+            "upscale_noise_level",
+            DEFAULTS.upscale_noise_level,
+            "Upscale noise level",
+            f"{prefix}-upscale-noise",
+            info=NOISE_INFO,
+        )
     return SecondStage(upscaler, steps, noise)
 
 
@@ -125,8 +121,11 @@ def _as_image(item):
     return item[0] if isinstance(item, (tuple, list)) else item
 
 
-def upscale_panel(manager: PipelineManager, stop_flags: StopFlags, source: gr.Gallery, prompt, prefix: str):
-    """Under a tab's results: upscale them x4 into a gallery of their own (the `/upscale` endpoint)."""
+def upscale_panel(
+    manager: PipelineManager, stop_flags: StopFlags, source: gr.Gallery, prompt, prefix: str, public: bool = False
+):
+    """Under a tab's results: upscale them x4 into a gallery of their own. `public`: this panel's event is the
+    `/upscale` endpoint (one panel is; the others are the same handler, kept off the API)."""
     choices = upscaler_choices(manager)[1:]
     with gr.Accordion("Upscale these results x4", open=False, elem_id=f"{prefix}-upscale-panel"):
         if not choices:
@@ -150,7 +149,7 @@ def upscale_panel(manager: PipelineManager, stop_flags: StopFlags, source: gr.Ga
         bind(run, manager, stop_flags, name="upscale"),
         inputs=[source, prompt, upscaler, steps, noise, cfg, seed],
         outputs=[gallery, status],
-        api_name="upscale",
+        **({"api_name": "upscale"} if public else {"api_visibility": "private"}),
         concurrency_id="device",
         concurrency_limit=1,
         show_progress="full",
