@@ -115,7 +115,7 @@ def run_upscaler(manager: PipelineManager, entry: ModelEntry, request: UpscaleRe
         try:
             images = pipe(
                 **prompt,
-                image=list(request.images),
+                image=[image.convert("RGB") for image in request.images],  # RGBA, L, CMYK uploads too
                 num_inference_steps=request.steps,
                 guidance_scale=request.cfg_scale,
                 noise_level=request.upscale_noise_level,

@@ -45,6 +45,13 @@ def test_a_batch_is_upscaled_4x_with_the_first_stage_parameters_kept(upscale_man
     assert (second.model, second.seed, second.width, second.upscale_noise_level) == ("tiny-sd-upscaler", 4, 64, 20)
 
 
+def test_any_image_mode_is_taken(upscale_manager):
+    modes = [_picture().convert(mode) for mode in ("RGBA", "L", "CMYK")]
+    for image in modes:
+        (out,) = upscale(upscale_manager, UpscaleRequest(images=(image,), steps=1, seed=1)).images
+        assert out.size == (64, 64) and out.mode == "RGB"
+
+
 def test_the_noise_level_changes_the_result(upscale_manager):
     low, high = (
         upscale(upscale_manager, UpscaleRequest(images=(_picture(),), steps=2, seed=1, upscale_noise_level=level))
