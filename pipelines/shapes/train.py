@@ -294,6 +294,12 @@ def sample_timesteps(n: int, generator: torch.Generator, layout_focus: float = 0
     return t
 
 
+def release_uses_zero_snr(sd: Path) -> bool:
+    """Whether the released `shapes-sd` at `sd` is the zero-terminal-SNR, v-prediction kind (its scheduler says)."""
+    schedule = json.loads((sd / "scheduler" / "scheduler_config.json").read_text())
+    return bool(schedule.get("rescale_betas_zero_snr", False)) and schedule.get("prediction_type") == "v_prediction"
+
+
 def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
     from transformers import CLIPModel, CLIPTextModel
@@ -302,10 +308,11 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
     sd = ASSETS / "shapes-sd"
     vae = AutoencoderKL.from_pretrained(sd / "vae", use_safetensors=True).eval().requires_grad_(False)
     tokenizer = build_tokenizer()
+    if inpaint or config.from_release:
+        # Continued training (and the inpainting UNet) keeps the released model's noise schedule and prediction type:
+        # training a v-prediction release on the epsilon objective silently turns it into another model.
+        config.zero_snr = release_uses_zero_snr(sd)
     if inpaint:
-        # The inpainting UNet keeps its base model's noise schedule and prediction type.
-        base_schedule = json.loads((sd / "scheduler" / "scheduler_config.json").read_text())
-        config.zero_snr = base_schedule.get("rescale_betas_zero_snr", False)
         text_encoder = CLIPTextModel.from_pretrained(sd / "text_encoder", use_safetensors=True)
         base = UNet2DConditionModel.from_pretrained(sd / "unet", use_safetensors=True)
         unet = UNet2DConditionModel(**unet_config(in_channels=9))

@@ -91,6 +91,21 @@ def test_zero_snr_unet_run_saves_a_v_prediction_pipeline_and_resumes(assets, tmp
     assert image.shape == (64, 64, 3)
 
 
+def test_continued_training_keeps_the_releases_prediction_type(tmp_path):
+    """`--from-release` on the bundled v-prediction model trains v-prediction, without being told (stages 8-10 of
+    shapes-sd were silently retrained on the epsilon objective when the flag was forgotten)."""
+    from diffusers import StableDiffusionPipeline
+
+    assets = tmp_path / "assets"
+    shutil.copytree(BUNDLED / "shapes-clip", assets / "shapes-clip")
+    shutil.copytree(BUNDLED / "shapes-sd", assets / "shapes-sd")
+    _train("unet", assets, tmp_path / "runs", "--steps", "1", "--from-release", "--phrasing-share", "0.5")
+    config = StableDiffusionPipeline.from_pretrained(assets / "shapes-sd", use_safetensors=True).scheduler.config
+    assert (config.prediction_type, config.rescale_betas_zero_snr) == ("v_prediction", True)
+    facts = json.loads((assets / "shapes-sd" / "unet" / "training.json").read_text())
+    assert facts["zero_terminal_snr_v_prediction"] is True
+
+
 def test_inpaint_run_saves_a_nine_channel_inpainting_pipeline(assets, tmp_path):
     from diffusers import StableDiffusionInpaintPipeline
 
