@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from dataclasses import dataclass
 
 
@@ -20,6 +21,12 @@ class Limit:
     integer: bool = False  # whole numbers only (bools are refused)
     step: float = 1  # the UI's slider granularity
     low_open: bool = False  # `low` itself is not allowed (denoising strength 0 would leave no step)
+
+    def span(self) -> str:
+        """The range in words for help texts: "1 to 150", "above 0 and at most 1"."""
+        if self.low_open:
+            return f"above {self.low:g} and at most {self.high:g}"
+        return f"{self.low:g} to {self.high:g}"
 
     def describe(self) -> str:
         kind = "an integer" if self.integer else ""
@@ -57,6 +64,11 @@ LIMITS: dict[str, Limit] = {
     "text_diff_frames": Limit(1, 16, integer=True),
     "theta": Limit(0, 1, step=0.05),
 }
+
+
+def fill_in(text: str) -> str:
+    """`text` with each `{key}` of a limit written as its range, so help texts never repeat a number of the table."""
+    return re.sub(r"\{(\w+)\}", lambda m: LIMITS[m[1]].span() if m[1] in LIMITS else m[0], text)
 
 
 def check(value: object, key: str, name: str | None = None) -> None:

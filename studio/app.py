@@ -11,6 +11,7 @@ import gradio as gr
 from pipelines.manager import PipelineManager
 
 from . import guidance_lab_tab, inpaint_tab, paint_with_words_tab, text_to_image_tab, unclip_tab
+from .components import DEVICE_EVENT, PRIVATE
 from .sessions import StopFlags
 
 QUEUE_MAX_SIZE = 32  # waiting requests beyond this are refused with "queue full" instead of piling up
@@ -60,10 +61,10 @@ def build_app(manager: PipelineManager) -> gr.Blocks:
             manager.unload()
             return _models_markdown(manager)
 
-        refresh_btn.click(report, outputs=[models_md], queue=False, api_visibility="private")
-        unload_btn.click(unload_all, outputs=[models_md], concurrency_id="device", api_visibility="private")
-        txt2img.generate_event.then(report, outputs=[models_md], queue=False, api_visibility="private")
-        demo.load(report, outputs=[models_md], queue=False, api_visibility="private")
+        refresh_btn.click(report, outputs=[models_md], **PRIVATE)
+        unload_btn.click(unload_all, outputs=[models_md], api_visibility="private", **DEVICE_EVENT)
+        txt2img.generate_event.then(report, outputs=[models_md], **PRIVATE)
+        demo.load(report, outputs=[models_md], **PRIVATE)
 
         def cleanup(request: gr.Request):
             if request is not None and request.session_hash:

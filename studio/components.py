@@ -9,6 +9,11 @@ from pipelines.samplers import Sampler
 
 from .runner import bind, stop_session
 
+# Every event that runs a model: the one "device" queue, one job at a time (a second request waits its turn).
+DEVICE_EVENT = {"concurrency_id": "device", "concurrency_limit": 1}
+# UI-only events: answered at once, outside the queue, and kept off the API and the MCP tools.
+PRIVATE = {"queue": False, "api_visibility": "private"}
+
 
 def run_details(prefix: str, parameters_label: str = "Parameters (also stored in each PNG)"):
     """Below a result: a status line, the seed actually used, and the copyable parameters text.
@@ -75,6 +80,10 @@ def sampler_dropdown(value: str, elem_id: str, **options) -> gr.Dropdown:
     return gr.Dropdown(Sampler.labels(), value=value, label="Sampler", elem_id=elem_id, **options)
 
 
+def negative_prompt_box(elem_id: str, label: str = "Negative prompt") -> gr.Textbox:
+    return gr.Textbox(label=label, value="", lines=1, placeholder="What to avoid (optional)", elem_id=elem_id)
+
+
 def run_buttons(run_label: str, prefix: str, run_id: str = "run") -> tuple[gr.Button, gr.Button]:
     """The primary run button and its Stop, side by side (elem_ids `<prefix>-<run_id>` and `<prefix>-stop`)."""
     with gr.Row():
@@ -85,4 +94,4 @@ def run_buttons(run_label: str, prefix: str, run_id: str = "run") -> tuple[gr.Bu
 
 def wire_stop(button: gr.Button, stop_flags, status) -> None:
     """Stop sets the session's flag (outside the queue, so it is heard while a run holds the device)."""
-    button.click(bind(stop_session, stop_flags), outputs=[status], queue=False, api_visibility="private")
+    button.click(bind(stop_session, stop_flags), outputs=[status], **PRIVATE)

@@ -14,7 +14,7 @@ from pipelines.guidance import GuidanceMethod
 from pipelines.guidance.grid import STRENGTH_IGNORED, GuidanceGridRequest, guidance_grid
 from pipelines.manager import PipelineManager
 
-from .components import limit_slider, result_gallery, run_buttons, sampler_dropdown, seed_box, wire_stop
+from .components import DEVICE_EVENT, limit_slider, result_gallery, run_buttons, sampler_dropdown, seed_box, wire_stop
 from .errors import explain_unreadable_inputs
 from .runner import bind, build_request, run_action, seed_of, warn_unknown_words
 from .sessions import StopFlags
@@ -98,9 +98,9 @@ def run(
         negative_prompt: used by the "Classifier-free + negative prompt" row only.
         model: a model name from the studio's model list; empty = the default model.
         methods: guidance method labels, e.g. ["No guidance", "Classifier-free", "CFG-Zero*"] (the rows).
-        strengths: comma-separated numbers from 0 to 30, e.g. "3, 5, 7.5": each column's guidance scale s.
+        strengths: comma-separated numbers, each {cfg_scale}, e.g. "3, 5, 7.5": each column's guidance scale s.
         sampler: DDIM, DDPM, Euler, Euler a, DPM++ 2M, DPM++ 2M Karras.
-        steps: denoising steps, 1 to 150.
+        steps: denoising steps, {steps}.
         seed: -1 for random; every cell starts from this seed's noise.
         intervals: where guidance is on, as fractions of the steps, comma-separated, e.g. "0-1, 0.25-0.75": each
             method gets a row per range (guidance interval, Kynkäänniemi et al. 2024).
@@ -205,9 +205,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> GuidanceLabTab:
         inputs=lab_inputs,
         outputs=[cells, status, grid_png],
         api_name="guidance_grid",
-        concurrency_id="device",
-        concurrency_limit=1,
-        show_progress="full",
+        **DEVICE_EVENT,
         show_progress_on=[cells],
     )
     wire_stop(stop_btn, stop_flags, status)

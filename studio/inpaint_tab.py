@@ -28,7 +28,10 @@ from pipelines.manager import PipelineManager
 from pipelines.masks import mask_from_layers
 
 from .components import (
+    DEVICE_EVENT,
+    PRIVATE,
     limit_slider,
+    negative_prompt_box,
     result_gallery,
     reveal_when_done,
     run_buttons,
@@ -114,16 +117,16 @@ def generate(
         model: the text-to-image model for the "any model" method; empty = the default.
         inpaint_model: the 9-channel inpainting model; empty = the one that goes with `model`.
         sampler: DDIM, DDPM, Euler, Euler a, DPM++ 2M, DPM++ 2M Karras.
-        steps: denoising steps, 1 to 150.
-        cfg_scale: classifier-free guidance scale, 0 to 30.
+        steps: denoising steps, {steps}.
+        cfg_scale: classifier-free guidance scale, {cfg_scale}.
         seed: -1 for random; both methods use the same seed.
-        denoising_strength: above 0 and at most 1; 1 paints the masked area from scratch, lower keeps more of it.
-        mask_blur: feather in pixels, 0 to 64 (0 = hard edge).
+        denoising_strength: {denoising_strength}; 1 paints the masked area from scratch, lower keeps more of it.
+        mask_blur: feather in pixels, {mask_blur} (0 = hard edge).
         only_masked: inpaint a padded box around the mask at the model's native size, then paste it back.
-        only_masked_padding: pixels of context around the mask in that mode, 0 to 256.
+        only_masked_padding: pixels of context around the mask in that mode, {only_masked_padding}.
         outpaint_sides: sides to extend the picture on: any of "left", "right", "top", "bottom".
-        outpaint_pixels: how many pixels to add on each of those sides, 0 to 512.
-        resample: RePaint passes over each step of the first half for the "any model" method, 1 to 10.
+        outpaint_pixels: how many pixels to add on each of those sides, {outpaint}.
+        resample: RePaint passes over each step of the first half for the "any model" method, {resample}.
 
     Returns:
         one image per method (PNG with parameters), the seed used, a status line with notes, the parameters text, and
@@ -288,13 +291,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
                 placeholder="e.g. a red circle to the left of a green triangle",
                 elem_id="inpaint-prompt",
             )
-            negative = gr.Textbox(
-                label="Negative prompt",
-                value="",
-                lines=1,
-                placeholder="What to avoid (optional)",
-                elem_id="inpaint-negative",
-            )
+            negative = negative_prompt_box("inpaint-negative")
             inpainters = [e.name for e in inpainting_models(manager)]
             method = _method_radio(manager, inpainters)
             inpaint_btn, stop_btn = run_buttons("Inpaint", "inpaint", run_id="generate")
@@ -325,31 +322,29 @@ def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.G
         inputs=inputs,
         outputs=[gallery, used_seed, status, parameters, preview],
         api_name="inpaint",
-        concurrency_id="device",  # the same queue as every model-bound event: one generation at a time
-        concurrency_limit=1,
-        show_progress="full",
+        **DEVICE_EVENT,
         show_progress_on=[gallery],
     )
     reveal_when_done(generate_event, used_seed)
-    private = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+    quiet = {**PRIVATE, "show_progress": "hidden"}
     preview_inputs = [editor, mask_blur, only_masked, padding, outpaint_sides, outpaint_pixels]
     preview_triggers = [preview_btn.click, mask_blur.release, only_masked.change, padding.release]
     preview_triggers += [outpaint_sides.change, outpaint_pixels.release, editor.change]
-    gr.on(preview_triggers, show_mask_preview, inputs=preview_inputs, outputs=[preview, status], **private)
+    gr.on(preview_triggers, show_mask_preview, inputs=preview_inputs, outputs=[preview, status], **quiet)
     seen_size = gr.State(None)  # (width, height) of the image last checked, so strokes don't re-check it
     # The editor's `upload` event can arrive before its value does; a change with a new size is reliable.
     editor.change(
         bind(check_size, manager),
         inputs=[editor, model, only_masked, seen_size],
         outputs=[only_masked, seen_size],
-        **private,
+        **quiet,
     )
-    model.change(bind(pair_inpainter, manager), inputs=[model], outputs=[inpaint_model], **private)
+    model.change(bind(pair_inpainter, manager), inputs=[model], outputs=[inpaint_model], **quiet)
     wire_stop(stop_btn, stop_flags, status)
     if txt2img_gallery is not None:
         selected = gr.State(0)
-        txt2img_gallery.select(selected_index, outputs=[selected], **private)
-        from_txt2img.click(take_from_gallery, inputs=[txt2img_gallery, selected], outputs=[editor], **private)
+        txt2img_gallery.select(selected_index, outputs=[selected], **quiet)
+        from_txt2img.click(take_from_gallery, inputs=[txt2img_gallery, selected], outputs=[editor], **quiet)
     return InpaintTab(generate_event=generate_event, editor=editor, gallery=gallery)
 
 

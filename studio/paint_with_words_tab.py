@@ -31,7 +31,10 @@ from pipelines.paint_with_words import (
 )
 
 from .components import (
+    DEVICE_EVENT,
+    PRIVATE,
     limit_slider,
+    negative_prompt_box,
     result_image,
     reveal_when_done,
     run_buttons,
@@ -182,12 +185,13 @@ def generate(
         prompt: what to draw, e.g. "a red circle above a blue square".
         layout: {"background", "layers": [RGBA layer], "composite"}: regions painted in the palette's colours.
         regions: rows of [colour, phrase, weight], e.g. [["red", "red circle", 1.0], ["blue", "blue square", 1.0]].
-        paint_weight: the global weight w of the attention bias, 0 to 2 (0 = plain text to image, 0.1-0.4 usual).
+        paint_weight: the global weight w of the attention bias, {paint_weight}
+            (0 = plain text to image, 0.1-0.4 usual).
         negative_prompt: what to avoid (optional).
         model: a model name from the studio's model list; empty = the default model.
         sampler: DDIM, DDPM, Euler, Euler a, DPM++ 2M, DPM++ 2M Karras.
-        steps: denoising steps, 1 to 150.
-        cfg_scale: classifier-free guidance scale, 0 to 30.
+        steps: denoising steps, {steps}.
+        cfg_scale: classifier-free guidance scale, {cfg_scale}.
         seed: -1 for random.
         steer_layout: also nudge the first steps until each phrase's attention falls in its region (about 1.7x slower).
 
@@ -317,22 +321,19 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
         inputs=inputs,
         outputs=[result, region_map, status, used_seed, parameters],
         api_name="paint_with_words",
-        concurrency_id="device",
-        concurrency_limit=1,
-        show_progress="full",
+        **DEVICE_EVENT,
         show_progress_on=[result],
     )
     reveal_when_done(generate_event, used_seed)
-    private = {"queue": False, "api_visibility": "private"}
     canvas.change(
         bind(on_canvas_change, manager),
         inputs=[canvas, table, model],
         outputs=[table, region_map],
         trigger_mode="always_last",
-        **private,
+        **PRIVATE,
     )
     wire_stop(stop_btn, stop_flags, status)
-    example_btn.click(load_example, inputs=None, outputs=[prompt, canvas, table, weight], **private)
+    example_btn.click(load_example, inputs=None, outputs=[prompt, canvas, table, weight], **PRIVATE)
     return PaintWithWordsTab(generate_event=generate_event, result=result)
 
 
@@ -346,7 +347,7 @@ def _settings(manager: PipelineManager):
             label="Model",
             elem_id="pww-model",
         )
-        negative = gr.Textbox(label="Negative prompt", value="", lines=1, elem_id="pww-negative")
+        negative = negative_prompt_box("pww-negative")
         with gr.Row():
             sampler = sampler_dropdown(DEFAULTS.sampler, "pww-sampler")
             steps = limit_slider("steps", DEFAULTS.steps, "Steps", "pww-steps")

@@ -25,6 +25,7 @@ import gradio as gr
 
 from pipelines.cost import estimate_seconds
 from pipelines.jobs import StepInfo
+from pipelines.limits import fill_in
 from pipelines.manager import PipelineManager
 from pipelines.models import ModelEntry
 from pipelines.shapes.grammar import unknown_words
@@ -64,7 +65,7 @@ def bind(handler: Callable, *args, name: str | None = None) -> Callable:
     bare partial a `request: gr.Request` parameter is never filled in (and the docstring, which the API page and MCP
     tools show, would be partial's own). A generator handler stays a generator function, so it streams. `name`
     (default: the handler's) is the function's name, which Gradio's MCP server uses as the tool's name: give a
-    public action its API name.
+    public action its API name. A `{steps}` in the docstring becomes that limit's range ("1 to 150").
     """
     if inspect.isgeneratorfunction(handler):
 
@@ -78,6 +79,7 @@ def bind(handler: Callable, *args, name: str | None = None) -> Callable:
         def bound(*rest, **kwargs):
             return handler(*args, *rest, **kwargs)
 
+    bound.__doc__ = fill_in(handler.__doc__ or "")
     bound.__signature__ = inspect.signature(functools.partial(handler, *args))
     bound.__name__ = bound.__qualname__ = name or handler.__name__
     bound.bound_args = args  # what the event was built with (tests find the app's Stop flags this way)

@@ -18,7 +18,10 @@ from pipelines.samplers import Sampler
 from pipelines.text_to_image import TextToImageRequest, text_to_image
 
 from .components import (
+    DEVICE_EVENT,
+    PRIVATE,
     limit_slider,
+    negative_prompt_box,
     result_gallery,
     reveal_when_done,
     run_buttons,
@@ -94,17 +97,19 @@ def generate(
         negative_prompt: what to avoid (optional; replaces the empty prompt of classifier-free guidance).
         model: a model name from the studio's model list; empty = the default model.
         sampler: DDIM, DDPM, Euler, Euler a, DPM++ 2M, DPM++ 2M Karras, or LCM (LCM-distilled models only).
-        steps: denoising steps, 1 to 150 (20 is a good default).
-        cfg_scale: classifier-free guidance scale s, 0 to 30: 1 follows the prompt plainly, higher follows it harder.
+        steps: denoising steps, {steps} (20 is a good default).
+        cfg_scale: classifier-free guidance scale s, {cfg_scale}: 1 follows the prompt plainly, higher
+            follows it harder.
         seed: -1 for a random seed; image i of a batch uses seed + i, so a seed gives the same image again.
         width: image width in pixels (a multiple of 8); empty = the model's native size.
         height: image height in pixels (a multiple of 8); empty = the model's native size.
-        batch_size: how many images, 1 to 8.
+        batch_size: how many images, {batch_size}.
         refiner_switch: "Refiner: switch at", for models with a refiner (SDXL base): the base model draws this
             fraction of the steps (the noisy start) and the refiner the rest (the fine detail); 1 = no refiner.
         upscaler: "Off", or an upscaler's name: a second diffusion stage draws every image 4x larger from it.
-        upscale_steps: the upscaler's steps, 1 to 150.
-        upscale_noise_level: noise added to the images before upscaling (noise-conditioning augmentation), 0 to 999.
+        upscale_steps: the upscaler's steps, {upscale_steps}.
+        upscale_noise_level: noise added to the images before upscaling (noise-conditioning augmentation),
+            {upscale_noise_level}.
 
     Returns:
         the images (PNG, each with an AUTOMATIC1111-style `parameters` text chunk), the seed used, a status line, and
@@ -245,13 +250,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
                 placeholder="What to draw, e.g. a red circle above a blue square",
                 elem_id="txt2img-prompt",
             )
-            negative = gr.Textbox(
-                label="Negative prompt",
-                value="",
-                lines=1,
-                placeholder="What to avoid (optional)",
-                elem_id="txt2img-negative",
-            )
+            negative = negative_prompt_box("txt2img-negative")
             generate_btn, stop_btn = run_buttons("Generate", "txt2img", run_id="generate")
             with gr.Accordion("Settings", open=True, elem_id="txt2img-settings"):
                 with gr.Row():
@@ -306,17 +305,14 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
         inputs=inputs,
         outputs=[gallery, used_seed, status, parameters],
         api_name="txt2img",
-        concurrency_id="device",
-        concurrency_limit=1,
-        show_progress="full",
+        **DEVICE_EVENT,
         show_progress_on=[gallery],
     )
     reveal_when_done(generate_event, used_seed)
     wire_stop(stop_btn, stop_flags, status)
-    private = {"queue": False, "api_visibility": "private"}
-    reuse_btn.click(lambda s: s if s is not None else gr.skip(), inputs=[used_seed], outputs=[seed], **private)
-    model.change(bind(on_model_change, manager), inputs=[model], outputs=[note, width, height, refiner], **private)
-    prompt.blur(bind(check_prompt, manager), inputs=[prompt, model], outputs=None, **private)
+    reuse_btn.click(lambda s: s if s is not None else gr.skip(), inputs=[used_seed], outputs=[seed], **PRIVATE)
+    model.change(bind(on_model_change, manager), inputs=[model], outputs=[note, width, height, refiner], **PRIVATE)
+    prompt.blur(bind(check_prompt, manager), inputs=[prompt, model], outputs=None, **PRIVATE)
     restore = png_in.upload(
         bind(read_png, model_names),
         inputs=[png_in],
@@ -326,5 +322,5 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> TextToImageTab:
         api_visibility="undocumented",
     )
     # The switch is restored once the model is: whether it shows depends on the model.
-    restore.success(bind(read_png_refiner, manager), inputs=[png_in, model], outputs=[refiner], **private)
+    restore.success(bind(read_png_refiner, manager), inputs=[png_in, model], outputs=[refiner], **PRIVATE)
     return TextToImageTab(generate_event=generate_event, gallery=gallery, used_seed=used_seed)

@@ -33,6 +33,8 @@ from pipelines.unclip import (
 )
 
 from .components import (
+    DEVICE_EVENT,
+    PRIVATE,
     limit_slider,
     result_gallery,
     result_image,
@@ -97,12 +99,12 @@ def make_variations(
 
     Args:
         image: the picture to vary.
-        count: how many variations, 1 to 8.
-        noise_level: noise added to the image embedding before decoding, 0 to 999 (higher strays further).
-        eta: DDIM η, 0 to 1 (0 deterministic per seed, 1 fresh noise at every step).
+        count: how many variations, {variations}.
+        noise_level: noise added to the image embedding before decoding, {noise_level} (higher strays further).
+        eta: DDIM η, {eta} (0 deterministic per seed, 1 fresh noise at every step).
         seed: -1 for random; variation i uses seed + i.
-        steps: DDIM steps, 1 to 150.
-        cfg_scale: guidance scale on the image embedding, 0 to 30.
+        steps: DDIM steps, {steps}.
+        cfg_scale: guidance scale on the image embedding, {cfg_scale}.
         model: an unCLIP model name; empty = the default.
 
     Returns:
@@ -195,11 +197,11 @@ def run_interpolation(
     Args:
         image_a: the first picture (θ = 0).
         image_b: the last picture (θ = 1).
-        frames: how many frames, 2 to 16.
+        frames: how many frames, {interpolation_frames}.
         noise_mode: "inverted" (DDIM inversions of both images: the ends reproduce them) or "fixed" (one seed's noise).
         seed: -1 for random.
-        steps: DDIM steps, 1 to 150 (also of the inversions).
-        cfg_scale: guidance scale, 0 to 30 (also guides the inversions).
+        steps: DDIM steps, {steps} (also of the inversions).
+        cfg_scale: guidance scale, {cfg_scale} (also guides the inversions).
         model: an unCLIP model name; empty = the default.
 
     Returns:
@@ -268,11 +270,11 @@ def run_text_diff(
         image: the picture to edit.
         source_caption: what the image shows, e.g. "a red circle".
         target_caption: what it should show, e.g. "a blue circle".
-        theta: how far towards the target, 0 to 1.
-        frames: how many frames from θ = 0 to `theta`, 1 to 16.
+        theta: how far towards the target, {theta}.
+        frames: how many frames from θ = 0 to `theta`, {text_diff_frames}.
         seed: -1 for random.
-        steps: DDIM steps, 1 to 150.
-        cfg_scale: guidance scale, 0 to 30.
+        steps: DDIM steps, {steps}.
+        cfg_scale: guidance scale, {cfg_scale}.
         model: an unCLIP model name; empty = the default.
 
     Returns:
@@ -332,10 +334,6 @@ def diff_example_values():
 
 
 # ---------------------------------------------------------------------------------------------- layout
-DEVICE_EVENT = {"concurrency_id": "device", "concurrency_limit": 1}
-PRIVATE = {"queue": False, "api_visibility": "private"}
-
-
 def build(manager: PipelineManager, stop_flags: StopFlags, txt2img_gallery: gr.Gallery | None = None) -> None:
     """Builds the tab inside the current `gr.Blocks`/`gr.Tab` context: three sub-tabs sharing the model picker."""
     default = default_for(manager.registry, UNCLIP_ACTIONS)
@@ -531,7 +529,7 @@ def _text_diff(manager, stop_flags, model) -> None:
         inputs=[image, model],
         outputs=[source],
         api_visibility="private",
-        concurrency_id="device",
+        concurrency_id="device",  # reads the model, but a caption is quick: no limit of its own
     )
     wire_stop(stop, stop_flags, status)
     example.click(diff_example_values, outputs=[image, source, target], **PRIVATE)

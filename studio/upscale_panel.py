@@ -12,7 +12,7 @@ from pipelines.capabilities import UPSCALE_ACTION, models_for
 from pipelines.manager import PipelineManager
 from pipelines.upscale import UpscaleRequest, upscale
 
-from .components import limit_slider, run_buttons, wire_stop
+from .components import DEVICE_EVENT, limit_slider, run_buttons, wire_stop
 from .runner import bind, build_request, run_action, seed_of
 from .sessions import StopFlags
 
@@ -88,10 +88,10 @@ def run(
         images: the pictures to upscale (the same size, sides multiples of 8).
         prompt: what they show (both upscalers read it); may be empty.
         upscaler: an upscaler's name from the studio's model list; empty = the first one.
-        steps: upscaler denoising steps, 1 to 150.
-        noise_level: noise added to the small images first (noise-conditioning augmentation), 0 to 999; the SD x4
-            upscaler takes at most 350.
-        cfg_scale: classifier-free guidance scale of the upscaler, 0 to 30.
+        steps: upscaler denoising steps, {upscale_steps}.
+        noise_level: noise added to the small images first (noise-conditioning augmentation),
+            {upscale_noise_level}; the SD x4 upscaler takes at most 350.
+        cfg_scale: classifier-free guidance scale of the upscaler, {cfg_scale}.
         seed: -1 for random; image i uses seed + i.
 
     Returns:
@@ -150,9 +150,7 @@ def upscale_panel(
         inputs=[source, prompt, upscaler, steps, noise, cfg, seed],
         outputs=[gallery, status],
         **({"api_name": "upscale"} if public else {"api_visibility": "private"}),
-        concurrency_id="device",
-        concurrency_limit=1,
-        show_progress="full",
+        **DEVICE_EVENT,
         show_progress_on=[gallery],
     )
     wire_stop(stop_btn, stop_flags, status)

@@ -53,6 +53,8 @@ def test_the_schema_lists_the_actions_with_their_parameters_explained(mcp_url):
     properties = txt2img["inputSchema"]["properties"]
     assert "classifier-free guidance" in properties["cfg_scale"]["description"]
     assert all(p.get("description") for p in properties.values()), properties
+    assert "0 to 30" in properties["cfg_scale"]["description"]  # the limits table's range, filled in
+    assert not re.search(r"\{[a-z_]+\}", json.dumps(tools)), "a docstring placeholder reached the schema"
 
 
 def test_an_mcp_client_draws_an_image_with_txt2img(mcp_url):
