@@ -61,10 +61,10 @@ class StepCounter:
         self.on_step, self.stop, self.preview_every = on_step, stop, preview_every
         self.stopped_at: int | None = None
         self.stage = ""  # set by an action whose job has stages; every StepInfo carries it
-        self.last_latents: torch.Tensor | None = None  # x_t at Stop, when Stop was raised out of a pipeline call
+        self.last_latents: torch.Tensor | None = None  # x_t at Stop, to decode when Stop ends a pipeline call
 
     def tick(self, pipe=None, latents: torch.Tensor | None = None) -> None:
-        """One step done. Raises `Stopped` when Stop is set and steps remain.
+        """One step done. Raises `Stopped` when Stop is set and steps remain (keeping `latents` in `last_latents`).
 
         Args:
             pipe: the pipeline whose VAE decodes the preview (None: no preview).
@@ -78,7 +78,7 @@ class StepCounter:
                 preview = decode_preview(pipe, latents)
             self.on_step(StepInfo(step=self.done, total=self.total, preview=preview, stage=self.stage))
         if self.stop is not None and self.stop.is_set() and self.done < self.total:
-            self.stopped_at = self.done
+            self.stopped_at, self.last_latents = self.done, latents
             raise Stopped
 
     def report(self, partial: Any) -> None:
@@ -99,7 +99,6 @@ class StepCounter:
                 self.tick(pipeline, kwargs["latents"])
             except Stopped:
                 if not honours_interrupt(pipeline):  # its loop never reads `_interrupt` (Kandinsky 2.2's decoder)
-                    self.last_latents = kwargs["latents"]
                     raise
                 pipeline._interrupt = True
             return kwargs
@@ -111,11 +110,7 @@ class StepCounter:
         DeepFloyd IF); Stop raises `Stopped` out of the pipeline call, with the step's latents in `last_latents`."""
 
         def callback(i: int, t, latents: torch.Tensor) -> None:
-            try:
-                self.tick(pipe, latents)
-            except Stopped:
-                self.last_latents = latents
-                raise
+            self.tick(pipe, latents)
 
         return callback
 

@@ -136,3 +136,12 @@ def pixels_to_pil(images: torch.Tensor) -> list:
     """Images (B, 3, H, W) in [−1, 1] → PIL images."""
     array = (images / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).float().cpu().numpy()
     return [Image.fromarray((image * 255).round().astype("uint8")) for image in array]
+
+
+def latents_to_pil(pipe, latents: torch.Tensor) -> list:
+    """Latents → PIL images as the pipeline's own call ends them (its family's decoder, then the watermark when it has
+    one): how a stopped run's last step becomes its result."""
+    images = latents_to_pixels(pipe, latents)
+    if getattr(pipe, "watermark", None) is not None:
+        images = pipe.watermark.apply_watermark(images)
+    return pixels_to_pil(images)

@@ -31,7 +31,7 @@ from .jobs import StepCounter, StepInfo, Stopped, takes_step_end_callback
 from .limits import check, check_fields, concrete_seed
 from .manager import PipelineManager
 from .models import IMG2IMG, TXT2IMG, ModelEntry
-from .pipeline_parts import latents_to_pixels, pixels_to_pil
+from .pipeline_parts import latents_to_pil
 from .png_info import GenerationParameters, attach, format_parameters
 from .samplers import Sampler
 from .upscale import UpscaleRequest, check_input_size, run_upscaler
@@ -318,11 +318,11 @@ def _generate(manager, stages, request, on_step, stop, preview_every, adjust_lat
         except Stopped:  # raised out of a loop that cannot be interrupted (IF, Kandinsky 2.2's decoder)
             out = None
         if out is None:  # Stopped: the step's latents, decoded
-            images = _decode(pipe, counter.last_latents)
+            images = latents_to_pil(pipe, counter.last_latents)
         elif split is None:
             images = out.images
         elif counter.stopped_at is not None:  # Stop in the base's steps: its partly denoised latents, decoded
-            images = _decode(pipe, out.images)
+            images = latents_to_pil(pipe, out.images)
         else:
             images = refiner_pipe(
                 **common,
@@ -378,11 +378,3 @@ def _generate(manager, stages, request, on_step, stop, preview_every, adjust_lat
         switched_at=split.base_steps if split is not None else None,
         upscaled=upscaled,
     )
-
-
-def _decode(pipe, latents: torch.Tensor) -> list[Image.Image]:
-    """Latents → PIL images, as the pipeline's own call ends (its family's decoder, the watermark when it has one)."""
-    images = latents_to_pixels(pipe, latents)
-    if getattr(pipe, "watermark", None) is not None:
-        images = pipe.watermark.apply_watermark(images)
-    return pixels_to_pil(images)

@@ -24,7 +24,7 @@ from .jobs import StepCounter, StepInfo, Stopped
 from .limits import check_fields, concrete_seed
 from .manager import PipelineManager
 from .models import TXT2IMG, UPSCALE, ModelEntry
-from .pipeline_parts import latents_to_pixels, pixels_to_pil
+from .pipeline_parts import latents_to_pil
 from .png_info import GenerationParameters, attach, format_parameters, parse_parameters, read_parameters
 
 FACTOR = 4  # both families' output side over input side (SD x4: the VAE's 4x; IF stage II: 64 -> 256)
@@ -51,7 +51,7 @@ class UpscaleResult:
     stopped_at: int | None = None
 
 
-def validate(request: UpscaleRequest, entry: ModelEntry, max_noise_level: int | None = None) -> None:
+def validate(request: UpscaleRequest, entry: ModelEntry) -> None:
     """Raises a ValueError naming the field for the first bad one."""
     if not request.images:
         raise ValueError("`images` is empty: give the picture to upscale")
@@ -60,9 +60,14 @@ def validate(request: UpscaleRequest, entry: ModelEntry, max_noise_level: int | 
         raise ValueError(f"`images` must all be the same size, got {sorted(sizes)}")
     check_input_size(*next(iter(sizes)), entry)
     check_fields(request, "steps", "cfg_scale", "seed", "upscale_noise_level")
-    if max_noise_level is not None and request.upscale_noise_level > max_noise_level:
+
+
+def check_noise_level(request: UpscaleRequest, entry: ModelEntry, pipe) -> None:
+    """Raises a ValueError when the noise level is above what the loaded upscaler was trained on."""
+    highest = max_noise_level(pipe)
+    if request.upscale_noise_level > highest:
         got = request.upscale_noise_level
-        raise ValueError(f"`upscale_noise_level` must be at most {max_noise_level} for {entry.name}, got {got}")
+        raise ValueError(f"`upscale_noise_level` must be at most {highest} for {entry.name}, got {got}")
 
 
 def check_input_size(width: int, height: int, entry: ModelEntry) -> None:
@@ -104,7 +109,7 @@ def run_upscaler(manager: PipelineManager, entry: ModelEntry, request: UpscaleRe
     """The upscaler's own loop on one batch, counted by `counter` (its steps may be part of a longer job: text to
     image's second stage). Returns the upscaled images with their parameters. Hold the device lock."""
     pipe = manager.request_pipeline(entry.name, UPSCALE)
-    validate(request, entry, max_noise_level(pipe))
+    check_noise_level(request, entry, pipe)
     width, height = request.images[0].size
     generators = [torch.Generator("cpu").manual_seed(request.seed + i) for i in range(len(request.images))]
     kwargs = {}
@@ -125,7 +130,7 @@ def run_upscaler(manager: PipelineManager, entry: ModelEntry, request: UpscaleRe
                 **kwargs,
             ).images
         except Stopped:
-            images = pixels_to_pil(latents_to_pixels(pipe, counter.last_latents))
+            images = latents_to_pil(pipe, counter.last_latents)
     sampler = type(pipe.scheduler).__name__.removesuffix("Scheduler")
     return [
         attach(image, upscaled_parameters(source, request, i, sampler))
