@@ -46,6 +46,7 @@ from .components import (
 from .errors import explain_unreadable_inputs, to_gradio_error
 from .runner import bind, build_request, run_action, seed_of, warn_unknown_words
 from .sessions import StopFlags
+from .upscale_panel import upscale_panel
 
 logger = logging.getLogger(__name__)
 
@@ -312,6 +313,7 @@ def build(manager: PipelineManager, stop_flags: StopFlags) -> PaintWithWordsTab:
                 region_map = result_image("Region map", "pww-region-map", height=260)
                 result = result_image("Result", "pww-result", height=260)
             status, used_seed, parameters = run_details("pww", "Parameters (also stored in the PNG)")
+            upscale_panel(manager, stop_flags, result, prompt, "pww")
 
     inputs = [prompt, canvas, table, weight, negative, model, sampler, steps, cfg, seed, steer]
     handler = bind(generate, manager, stop_flags, name="paint_with_words")

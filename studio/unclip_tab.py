@@ -47,6 +47,7 @@ from .components import (
 from .errors import explain_unreadable_inputs
 from .runner import bind, build_request, run_action, seed_of, warn_unknown_words
 from .sessions import StopFlags
+from .upscale_panel import upscale_panel
 
 logger = logging.getLogger(__name__)
 
@@ -411,6 +412,7 @@ def _variations(manager, stop_flags, model, txt2img_gallery) -> None:
             gallery = result_gallery("Variations", "unclip-var-gallery", columns=4, height=300)
             status = gr.Markdown("", elem_id="unclip-var-status")
             used_seed = used_seed_box("unclip-var-used-seed")
+            upscale_panel(manager, stop_flags, gallery, None, "unclip-var")
 
     inputs = [image, count, noise, eta, seed, steps, cfg, model]
     handler = bind(make_variations, manager, stop_flags, name="variations")
@@ -512,6 +514,7 @@ def _text_diff(manager, stop_flags, model) -> None:
         with gr.Column(scale=5, min_width=300):
             gallery = result_gallery("Edit along θ", "unclip-diff-gallery", columns=4, height=300)
             status = gr.Markdown("", elem_id="unclip-diff-status")
+            upscale_panel(manager, stop_flags, gallery, target, "unclip-diff")
 
     inputs = [image, source, target, theta, frames, seed, steps, cfg, model]
     handler = bind(run_text_diff, manager, stop_flags, name="text_diff")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gradio as gr
+from PIL import Image
 
 from pipelines.capabilities import UPSCALE_ACTION, models_for
 from pipelines.manager import PipelineManager
@@ -97,6 +98,8 @@ def run(
     Returns:
         the upscaled images (PNG with parameters) and a status line.
     """
+    if isinstance(images, Image.Image):  # a tab whose result is one image (paint with words)
+        images = [images]
     pictures = [_as_image(item) for item in images or ()]
     req = build_request(
         lambda: UpscaleRequest(
@@ -122,10 +125,16 @@ def _as_image(item):
 
 
 def upscale_panel(
-    manager: PipelineManager, stop_flags: StopFlags, source: gr.Gallery, prompt, prefix: str, public: bool = False
+    manager: PipelineManager,
+    stop_flags: StopFlags,
+    source: gr.Gallery | gr.Image,
+    prompt: gr.Textbox | None,
+    prefix: str,
+    public: bool = False,
 ):
-    """Under a tab's results: upscale them x4 into a gallery of their own. `public`: this panel's event is the
-    `/upscale` endpoint (one panel is; the others are the same handler, kept off the API)."""
+    """Under a tab's results: upscale them x4 into a gallery of their own. `prompt`: what the results show (None:
+    the tab has no prompt; upscalers then run unconditioned). `public`: this panel's event is the `/upscale` endpoint
+    (one panel is; the others are the same handler, kept off the API)."""
     choices = upscaler_choices(manager)[1:]
     with gr.Accordion("Upscale these results x4", open=False, elem_id=f"{prefix}-upscale-panel"):
         if not choices:
@@ -143,6 +152,8 @@ def upscale_panel(
             label="Upscaled", format="png", type="pil", columns=2, interactive=False, elem_id=f"{prefix}-upscaled"
         )
         status = gr.Markdown("", elem_id=f"{prefix}-upscale-status")
+    if prompt is None:
+        prompt = gr.Textbox(value="", visible=False)
     cfg = gr.Number(value=DEFAULTS.cfg_scale, visible=False)
     seed = gr.Number(value=DEFAULTS.seed, visible=False)
     event = run_btn.click(

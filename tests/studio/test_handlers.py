@@ -215,3 +215,16 @@ def test_upscale_handler_takes_gallery_items_and_explains_what_it_cannot_do(shar
         last(upscale_panel.run(shared_manager, StopFlags(), [(picture, "caption")], progress=Tracker()))
     with pytest.raises(gr.Error, match="`images` is empty"):
         last(upscale_panel.run(shared_manager, StopFlags(), [], upscaler="SD x4 upscaler", progress=Tracker()))
+    with pytest.raises(gr.Error, match="needs a download"):  # one image (paint with words' result), not a gallery
+        last(upscale_panel.run(shared_manager, StopFlags(), picture, upscaler="SD x4 upscaler", progress=Tracker()))
+
+
+def test_every_tab_with_results_offers_to_upscale_them_and_only_one_panel_is_the_api():
+    from studio import build_app
+
+    demo = build_app(PipelineManager(ManagerConfig()))
+    ids = {block.elem_id for block in demo.blocks.values()}
+    for prefix in ("txt2img", "inpaint", "pww", "unclip-var", "unclip-diff"):
+        assert f"{prefix}-upscale-panel" in ids, prefix
+    public = [d for d in demo.fns.values() if d.api_name == "upscale" and d.api_visibility == "public"]
+    assert len(public) == 1
