@@ -210,11 +210,14 @@ def main(argv: list[str] | None = None) -> int:
         tallies = run(manager, folder.name, args.seeds, args.steps, args.strengths, args.save)
         total = time.perf_counter() - started
 
+    from pipelines.paint_with_words import PaintWithWordsRequest
+
     header = ("condition", "objects in painted region", "images with both in place", "objects found", "s/image")
     rows = [header] + [t.row(name) for name, t in tallies.items()]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     print(
-        f"model {folder.name} · {len(CASES)} prompts × {args.seeds} seeds · DPM++ 2M, {args.steps} steps, CFG 7 · "
+        f"model {folder.name} · {len(CASES)} prompts × {args.seeds} seeds · DPM++ 2M, {args.steps} steps, "
+        f"CFG {PaintWithWordsRequest(prompt='').cfg_scale:g} · "
         f"region = {2 * HALF}x{2 * HALF} px square of 64 · {total:.0f} s"
     )
     for i, r in enumerate(rows):
