@@ -92,6 +92,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from pipelines.shapes.upscaler_quality import held_out_scenes, psnr
     from pipelines.shapes.world import held_out_prompts
 
+    if not (args.upscaler / "model_index.json").is_file():
+        parser.error(
+            f"no upscaler at {args.upscaler}: train one (python -m pipelines.shapes.train_upscaler train) and pass "
+            "--upscaler <its folder>"
+        )
     if args.threads:
         torch.set_num_threads(args.threads)
     prompts, levels, steps, clean = held_out_prompts(), args.levels, args.steps, args.clean
