@@ -54,24 +54,6 @@ def base_pictures(prompts: list[str], seeds: list[int], steps: int):
     return pictures
 
 
-def upscale_all(pipe, pictures, level: int, steps: int, batch: int = 8):
-    import torch
-
-    out = []
-    for first in range(0, len(pictures), batch):
-        chunk = pictures[first : first + batch]
-        with torch.inference_mode():
-            out += pipe(
-                prompt=[p for p, _ in chunk],
-                image=[image for _, image in chunk],
-                num_inference_steps=steps,
-                guidance_scale=1.0,
-                noise_level=level,
-                generator=[torch.Generator().manual_seed(first + i) for i in range(len(chunk))],
-            ).images
-    return out
-
-
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", type=int, nargs="+", default=[0, 20, 50, 100, 200, 350])
@@ -89,7 +71,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     from pipelines.shapes.judge import judge
     from pipelines.shapes.render import draw
-    from pipelines.shapes.upscaler_quality import held_out_scenes, psnr
+    from pipelines.shapes.upscaler_quality import held_out_scenes, psnr, upscale_batches
     from pipelines.shapes.world import held_out_prompts
 
     if not (args.upscaler / "model_index.json").is_file():
@@ -118,8 +100,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         }
     ]
     for level in levels:
-        upscaled = upscale_all(upscaler, pictures, level, steps)
-        upscaled_clean = upscale_all(upscaler, clean_pictures, level, steps)
+        upscaled = upscale_batches(upscaler, pictures, level, steps)
+        upscaled_clean = upscale_batches(upscaler, clean_pictures, level, steps)
         rows.append(
             {
                 "input": f"upscaled, noise level {level}",

@@ -23,16 +23,16 @@ class Limit:
     low_open: bool = False  # `low` itself is not allowed (denoising strength 0 would leave no step)
 
     def span(self) -> str:
-        """The range in words for help texts: "1 to 150", "above 0 and at most 1"."""
+        """The range in words for help texts: "1 to 150", "greater than 0 and at most 1"."""
         if self.low_open:
-            return f"above {self.low:g} and at most {self.high:g}"
+            return f"greater than {self.low:g} and at most {self.high:g}"
         return f"{self.low:g} to {self.high:g}"
 
     def describe(self) -> str:
-        kind = "an integer" if self.integer else ""
+        """The range as an error message says it: "an integer from 1 to 150"."""
         if self.low_open:
-            return f"greater than {self.low:g} and at most {self.high:g}"
-        return f"{kind} from {self.low:g} to {self.high:g}".strip()
+            return self.span()
+        return f"{'an integer ' if self.integer else ''}from {self.span()}"
 
 
 MAX_SEED = 2**32 - 1

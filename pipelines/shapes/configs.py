@@ -67,3 +67,21 @@ def unet_config(in_channels: int = LATENT_CHANNELS) -> dict:
         attention_head_dim=8,
         norm_num_groups=32,
     )
+
+
+def upscaler_unet_config(latent_size: int, max_noise_level: int) -> dict:
+    """The x4 upscaler's UNet (`train_upscaler.py`): latents and the noised low-resolution picture in, the picture's
+    noise level as a class label; convolutional only, so it trains on crops and runs on the whole picture."""
+    return dict(
+        sample_size=latent_size,
+        in_channels=LATENT_CHANNELS + 3,  # latents, then the noised low-resolution picture
+        out_channels=LATENT_CHANNELS,
+        down_block_types=("DownBlock2D",) * 3,
+        up_block_types=("UpBlock2D",) * 3,
+        block_out_channels=(48, 96, 128),
+        layers_per_block=2,
+        mid_block_type=None,
+        cross_attention_dim=TEXT_WIDTH,  # the text encoder's width; no block attends to it
+        norm_num_groups=16,
+        num_class_embeds=max_noise_level + 1,
+    )

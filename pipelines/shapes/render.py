@@ -65,12 +65,8 @@ def draw(
             top, bottom = (s.y - s.radius) * scale, (s.y + s.radius + 1) * scale - 1
             cv2.rectangle(image, (low, top), (high, bottom), colour, -1)
         elif s.shape == "triangle":
-            points = _triangle(s.x, s.y, s.radius)
-            if scale > 1:
-                points = np.array([[at(x), at(y)] for x, y in points], dtype=np.int32)
-                cv2.fillPoly(image, [points], colour, lineType=cv2.LINE_AA, shift=SHIFT)
-            else:
-                cv2.fillPoly(image, [points], colour, lineType=cv2.LINE_AA)
+            points = np.array([[at(x), at(y)] for x, y in _triangle(s.x, s.y, s.radius)], dtype=np.int32)
+            cv2.fillPoly(image, [points], colour, lineType=cv2.LINE_AA, shift=SHIFT)
         else:
             raise ValueError(f"unknown shape {s.shape!r}")
     return image

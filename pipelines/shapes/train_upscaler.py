@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from . import train as shapes_train
+from .configs import upscaler_unet_config
 from .data import batch_rng, images_to_tensor
 from .render import draw
 from .train import TrainConfig, Trainer, _write_training_facts, ema_step
@@ -49,22 +50,6 @@ TWO_OBJECT_FRACTION = 0.5
 
 def upscaler_config() -> TrainConfig:
     return TrainConfig("upscaler", steps=3000, batch_size=16, lr=3e-4, ema_decay=0.999)
-
-
-def unet_config() -> dict:
-    return dict(
-        sample_size=HIGH // FACTOR,
-        in_channels=4 + 3,  # latents, then the noised low-resolution picture
-        out_channels=4,
-        down_block_types=("DownBlock2D",) * 3,
-        up_block_types=("UpBlock2D",) * 3,
-        block_out_channels=(48, 96, 128),
-        layers_per_block=2,
-        mid_block_type=None,
-        cross_attention_dim=128,  # the text encoder's width; no block attends to it
-        norm_num_groups=16,
-        num_class_embeds=MAX_NOISE_LEVEL + 1,  # the noise level of the input picture
-    )
 
 
 def schedulers():
@@ -129,7 +114,7 @@ def train(config: TrainConfig) -> None:
 
     torch.manual_seed(config.seed)
     vae, text_encoder, tokenizer = _base_components(SOURCE)
-    unet = UNet2DConditionModel(**unet_config())
+    unet = UNet2DConditionModel(**upscaler_unet_config(HIGH // FACTOR, MAX_NOISE_LEVEL))
     ema_unet = copy.deepcopy(unet).requires_grad_(False)
     sampling, noise_schedule, low_res = schedulers()
     trainer = Trainer(config, {"unet": unet, "ema_unet": ema_unet}, unet.parameters())

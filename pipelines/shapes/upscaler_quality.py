@@ -23,10 +23,9 @@ from PIL import Image
 from .grammar import BACKGROUND, COLOURS
 from .judge import judge
 from .render import draw
+from .train_upscaler import FACTOR, HIGH
 from .world import sample_example
 
-FACTOR = 4
-HIGH = 256
 PROFILE = 8  # pixels each side of an edge
 EVAL_SEED = 123
 
@@ -120,40 +119,48 @@ def held_out_scenes(count: int, seed: int = EVAL_SEED):
     return [sample_example(rng, "held_out", two_object_fraction=0.5) for _ in range(count)]
 
 
+def upscale_batches(pipe, pictures, noise_level: int, steps: int, batch: int = 8) -> list[Image.Image]:
+    """Upscales (prompt, 64x64 picture) pairs with `pipe` (a StableDiffusionUpscalePipeline), `batch` at a time,
+    picture i on seed i, guidance 1 (the bundled upscaler does not read the prompt)."""
+    import torch
+
+    out = []
+    for first in range(0, len(pictures), batch):
+        chunk = pictures[first : first + batch]
+        with torch.inference_mode():
+            out += pipe(
+                prompt=[prompt for prompt, _ in chunk],
+                image=[image for _, image in chunk],
+                num_inference_steps=steps,
+                guidance_scale=1.0,
+                noise_level=noise_level,
+                generator=[torch.Generator().manual_seed(first + i) for i in range(len(chunk))],
+            ).images
+    return out
+
+
 def measure(pipe, count: int = 64, noise_level: int = 20, steps: int = 20, batch: int = 8) -> UpscalerScores:
     """Upscales `count` held-out scenes' 64x64 renders with `pipe` (a StableDiffusionUpscalePipeline)."""
     import time
 
-    import torch
-
     examples = held_out_scenes(count)
+    start = time.perf_counter()
+    pictures = [(e.caption, Image.fromarray(e.image)) for e in examples]
+    images = upscale_batches(pipe, pictures, noise_level, steps, batch)
+    seconds = (time.perf_counter() - start) / count
     ours, cubic, blocks, kept, kept_cubic = [], [], [], [], []
     widths, cubic_widths, reference_widths = [], [], []
-    start = time.perf_counter()
-    for first in range(0, count, batch):
-        chunk = examples[first : first + batch]
-        generator = [torch.Generator().manual_seed(first + i) for i in range(len(chunk))]
-        with torch.inference_mode():
-            images = pipe(
-                prompt=[e.caption for e in chunk],
-                image=[Image.fromarray(e.image) for e in chunk],
-                num_inference_steps=steps,
-                guidance_scale=1.0,
-                noise_level=noise_level,
-                generator=generator,
-            ).images
-        for example, image in zip(chunk, images):
-            upscaled, reference, baseline = np.asarray(image), draw(example.layout, size=HIGH), bicubic(example.image)
-            ours.append(psnr(upscaled, reference))
-            cubic.append(psnr(baseline, reference))
-            blocks.append(psnr(nearest(example.image), reference))
-            before = judge(example.image, example.caption).checks
-            kept.append(judge(upscaled, example.caption).checks == before)
-            kept_cubic.append(judge(baseline, example.caption).checks == before)
-            widths += edge_widths(upscaled, reference, example.layout)
-            cubic_widths += edge_widths(baseline, reference, example.layout)
-            reference_widths += edge_widths(reference, reference, example.layout)
-    seconds = (time.perf_counter() - start) / count
+    for example, image in zip(examples, images):
+        upscaled, reference, baseline = np.asarray(image), draw(example.layout, size=HIGH), bicubic(example.image)
+        ours.append(psnr(upscaled, reference))
+        cubic.append(psnr(baseline, reference))
+        blocks.append(psnr(nearest(example.image), reference))
+        before = judge(example.image, example.caption).checks
+        kept.append(judge(upscaled, example.caption).checks == before)
+        kept_cubic.append(judge(baseline, example.caption).checks == before)
+        widths += edge_widths(upscaled, reference, example.layout)
+        cubic_widths += edge_widths(baseline, reference, example.layout)
+        reference_widths += edge_widths(reference, reference, example.layout)
     return UpscalerScores(
         images=count,
         psnr_db=round(float(np.mean(ours)), 2),
