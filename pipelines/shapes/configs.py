@@ -69,9 +69,13 @@ def unet_config(in_channels: int = LATENT_CHANNELS) -> dict:
     )
 
 
-def upscaler_unet_config(latent_size: int, max_noise_level: int) -> dict:
+def upscaler_unet_config(latent_size: int) -> dict:
     """The x4 upscaler's UNet (`train_upscaler.py`): latents and the noised low-resolution picture in, the picture's
-    noise level as a class label; convolutional only, so it trains on crops and runs on the whole picture."""
+    noise level as a class label; convolutional only, so it trains on crops and runs on the whole picture.
+
+    The noise level is embedded like a timestep (sinusoids and an MLP, as DeepFloyd IF's stage II does), not as a
+    table of `max_noise_level + 1` vectors: each table entry would see one example in 351, and neighbouring levels
+    would learn nothing from each other."""
     return dict(
         sample_size=latent_size,
         in_channels=LATENT_CHANNELS + 3,  # latents, then the noised low-resolution picture
@@ -83,5 +87,5 @@ def upscaler_unet_config(latent_size: int, max_noise_level: int) -> dict:
         mid_block_type=None,
         cross_attention_dim=TEXT_WIDTH,  # the text encoder's width; no block attends to it
         norm_num_groups=16,
-        num_class_embeds=max_noise_level + 1,
+        class_embed_type="timestep",
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import logging
 import math
 import random
@@ -79,6 +80,33 @@ def rescaled_vae(vae):
     return vae
 
 
+def loss_weights(snr: torch.Tensor) -> torch.Tensor:
+    """Per-example weights of the v-prediction loss: min-SNR-5 (Hang et al. 2023) with a floor of 1 on the
+    equivalent x0 weight, i.e. clamp(snr, 1, 5) / (snr + 1).
+
+    Plain min-SNR gives the noisiest steps almost no weight (0.005 at t = 999), which suits a generator, whose
+    x0 there is a guess. An upsampler's x0 is in its input: the first sampling steps set each object's colour
+    from it, and without the floor they learned so little that whole objects came out in a neighbouring colour."""
+    return torch.clamp(snr, min=1.0, max=5.0) / (snr + 1)
+
+
+def warm_start(unet: torch.nn.Module, checkpoint: Path) -> tuple[int, list[str]]:
+    """Loads the live UNet weights of another run's checkpoint into `unet`, those whose names and shapes match;
+    returns (that run's step, the names of the parameters left as initialised)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(checkpoint), framework="pt") as handle:
+        step = json.loads(handle.metadata()["step"])
+
+    prefix = "unet/"
+    own = unet.state_dict()
+    found = {k[len(prefix) :]: v for k, v in load_file(str(checkpoint)).items() if k.startswith(prefix)}
+    matching = {k: v for k, v in found.items() if k in own and own[k].shape == v.shape}
+    unet.load_state_dict(matching, strict=False)
+    return step, sorted(set(own) - set(matching))
+
+
 def scene_pair(rng: random.Random, split: str = "train") -> tuple[np.ndarray, np.ndarray, object]:
     """One scene drawn by the world at 64 and at 256 pixels: (low, high, example)."""
     example = sample_example(rng, split, TWO_OBJECT_FRACTION)
@@ -109,12 +137,19 @@ def _base_components(source: Path):
     return vae, text_encoder, tokenizer
 
 
-def train(config: TrainConfig) -> None:
+def train(config: TrainConfig, init_from: Path | None = None) -> None:
+    """Trains (or resumes) the upscaler; `init_from`, another run's checkpoint, seeds a fresh run's UNet."""
     from diffusers import StableDiffusionUpscalePipeline, UNet2DConditionModel
 
     torch.manual_seed(config.seed)
     vae, text_encoder, tokenizer = _base_components(SOURCE)
-    unet = UNet2DConditionModel(**upscaler_unet_config(HIGH // FACTOR, MAX_NOISE_LEVEL))
+    unet = UNet2DConditionModel(**upscaler_unet_config(HIGH // FACTOR))
+    if init_from is not None:
+        step, fresh = warm_start(unet, init_from)
+        logger.info("started from %s; left as initialised: %s", init_from, ", ".join(fresh) or "nothing")
+        config.started_from = config.started_from or (
+            f"the UNet of an earlier run at step {step}" + (f", except {', '.join(fresh)}" if fresh else "")
+        )
     ema_unet = copy.deepcopy(unet).requires_grad_(False)
     sampling, noise_schedule, low_res = schedulers()
     trainer = Trainer(config, {"unet": unet, "ema_unet": ema_unet}, unet.parameters())
@@ -136,8 +171,7 @@ def train(config: TrainConfig) -> None:
         target = noise_schedule.get_velocity(latents, noise, t)
         inputs = torch.cat([noisy, noised_low], dim=1)
         prediction = unet(inputs, t, context.expand(n, -1, -1), class_labels=levels).sample
-        weights = torch.clamp(snr[t], max=5.0) / (snr[t] + 1)  # min-SNR-5 for v-prediction
-        loss = (weights * F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2, 3))).mean()
+        loss = (loss_weights(snr[t]) * F.mse_loss(prediction, target, reduction="none").mean(dim=(1, 2, 3))).mean()
         return loss, {}
 
     trainer.run(loss_fn, after_step=lambda: ema_step([(ema_unet, unet)], config.ema_decay, trainer.step))
@@ -169,6 +203,9 @@ def main() -> None:
     parser.add_argument("--assets-dir", type=Path, default=shapes_train.ASSETS, help="where shapes-upscaler goes")
     parser.add_argument("--source-dir", type=Path, default=SOURCE, help="where shapes-sd is")
     parser.add_argument("--runs-dir", type=Path, default=shapes_train.RUNS)
+    parser.add_argument(
+        "--init-from", type=Path, help="a fresh run starts from this checkpoint's UNet (weights whose shapes match)"
+    )
     args = parser.parse_args()
     shapes_train.ASSETS, shapes_train.RUNS, SOURCE = args.assets_dir, args.runs_dir, args.source_dir
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -184,7 +221,7 @@ def main() -> None:
         config.steps = args.steps
     if args.batch_size:
         config.batch_size = args.batch_size
-    train(config)
+    train(config, args.init_from)
 
 
 if __name__ == "__main__":

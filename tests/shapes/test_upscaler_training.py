@@ -16,7 +16,7 @@ import torch
 from pipelines.shapes.data import images_to_tensor
 from pipelines.shapes.judge import judge
 from pipelines.shapes.render import draw
-from pipelines.shapes.train_upscaler import PIPELINE_SCALING, crop_batch, rescaled_vae
+from pipelines.shapes.train_upscaler import PIPELINE_SCALING, crop_batch, loss_weights, rescaled_vae, schedulers
 from pipelines.shapes.upscaler_quality import bicubic, edge_widths, held_out_scenes, nearest, psnr
 from pipelines.shapes.world import sample_example
 
@@ -63,6 +63,33 @@ def test_crops_are_aligned_pairs():
     assert (down - low).abs().mean() < 0.03
 
 
+def test_loss_weights_are_min_snr_5_with_a_floor_at_the_noisiest_steps():
+    alphas = schedulers()[1].alphas_cumprod
+    snr = alphas / (1 - alphas)
+    weights = loss_weights(snr)
+    x0_weights = weights * (snr + 1)  # the same loss written on x0
+    assert torch.all(x0_weights >= 1 - 1e-6) and torch.all(x0_weights <= 5 + 1e-6)
+    assert weights[999] > 0.99  # plain min-SNR gives 0.005 here, where the colours are set
+    low = snr > 5
+    torch.testing.assert_close(weights[low], 5 / (snr[low] + 1))  # min-SNR-5 where the picture is nearly clean
+
+
+def test_noise_levels_are_embedded_smoothly_not_looked_up():
+    from diffusers import UNet2DConditionModel
+
+    from pipelines.shapes.configs import upscaler_unet_config
+
+    unet = UNet2DConditionModel(**upscaler_unet_config(16)).eval()
+    sample = torch.zeros(1, 4, 16, 16)
+    with torch.no_grad():
+        embed = {level: unet.get_class_embed(sample, torch.tensor([level])) for level in (20, 21, 300)}
+    assert not isinstance(unet.class_embedding, torch.nn.Embedding)
+    assert (embed[20] - embed[21]).norm() < (embed[20] - embed[300]).norm() / 3  # neighbours share what they learn
+    with torch.no_grad():
+        embed[1000] = unet.get_class_embed(sample, torch.tensor([1000]))  # any level: no table to overflow
+    assert torch.isfinite(embed[1000]).all()
+
+
 def test_edge_width_tells_the_render_from_bicubic():
     references, cubics = [], []
     for example in held_out_scenes(12):
@@ -89,6 +116,13 @@ def test_training_saves_an_upscale_pipeline_that_resumes_and_draws_256(tmp_path)
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=os.environ)
         assert done.returncode == 0, done.stderr[-3000:]
     assert "resumed upscaler at step 2" in done.stderr
+    warm = command[:-4] + ["--assets-dir", str(tmp_path / "warm"), "--runs-dir", str(tmp_path / "warm-runs")]
+    warm += ["--init-from", str(tmp_path / "runs" / "upscaler" / "checkpoint.safetensors")]
+    started = subprocess.run(warm, cwd=ROOT, capture_output=True, text=True, timeout=300, env=os.environ)
+    assert started.returncode == 0, started.stderr[-3000:]
+    assert "left as initialised: nothing" in started.stderr
+    facts = (tmp_path / "warm" / "shapes-upscaler" / "unet" / "training.json").read_text()
+    assert "the UNet of an earlier run at step 3" in facts
     folder = tmp_path / "assets" / "shapes-upscaler"
     pipe = StableDiffusionUpscalePipeline.from_pretrained(folder)
     assert pipe.unet.config.in_channels == 7 and pipe.config.max_noise_level == 350
