@@ -443,7 +443,7 @@ def main() -> None:
     parser.add_argument("model", choices=sorted(DEFAULTS))
     parser.add_argument("--steps", type=int, help="total optimiser steps (default per model)")
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--lr", type=float, help="peak learning rate (default per model; lower it to fine-tune a release)")
+    parser.add_argument("--lr", type=float, help="peak learning rate (default per model; lower to fine-tune)")
     parser.add_argument("--minutes", type=float, default=90.0, help="wall-time bound of this run")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--from-release", action="store_true", help="unet: start from the released weights")
