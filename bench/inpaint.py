@@ -16,7 +16,8 @@ methods run on the same seed. Per method the table reports:
   replacement method (a) leaves seams that the inpainting model (b) does not;
 - seconds per image (and, for comparison, the plain `StableDiffusionInpaintPipeline` call's).
 Prompts describe the whole new scene by default ("scene"), as the bundled model's training captions do and as the
-Inpainting tab asks; `--prompt-style object` names only the new object.
+Inpainting tab asks; `--prompt-style object` names only the new object; `--prompt-style paraphrase` writes the
+scene prompt in a seeded non-canonical phrasing the grammar reads ("Violet box left of a red circle."), as people type.
 Method (b) is skipped (and said so) when the inpainting model folder does not exist.
 """
 
@@ -49,16 +50,20 @@ def make_cases(count: int, seed: int = 0, style: str = "object") -> list[Case]:
     """Scenes with two objects on opposite sides; the mask covers B, the prompt asks for C at B's place.
 
     style "object": "a green triangle on the right"; "scene": the whole new scene, "a red circle to the left of a
-    green triangle" (the captions the bundled model was trained on describe whole scenes).
+    green triangle" (the captions the bundled model was trained on describe whole scenes); "paraphrase": that scene
+    in another phrasing (`phrasing.phrase_other_than_canonical`, seeded by `seed`).
     """
-    from pipelines.shapes.grammar import COLOURS, SHAPES, SIZES, place_phrase
+    import random
+
+    from pipelines.shapes.grammar import COLOURS, SHAPES, SIZES, parse_caption, place_phrase
+    from pipelines.shapes.phrasing import phrase_other_than_canonical
     from pipelines.shapes.render import PlacedShape, draw
 
     rng = np.random.default_rng(seed)
     pairs = [("left", "right"), ("right", "left"), ("top", "bottom"), ("bottom", "top")]
     centres = {"left": (16, 32), "right": (48, 32), "top": (32, 16), "bottom": (32, 48)}
     colours, radius = list(COLOURS), SIZES["large"]
-    cases = []
+    cases, phrasings = [], random.Random(seed)
     for i in range(count):
         place_a, place_b = pairs[i % len(pairs)]
         col_a, col_b, col_c = rng.choice(colours, size=3, replace=False)
@@ -72,9 +77,11 @@ def make_cases(count: int, seed: int = 0, style: str = "object") -> list[Case]:
         x, y = centres[place_b]
         mask[max(y - r, 0) : y + r + 1, max(x - r, 0) : x + r + 1] = True
         prompt = f"a {col_c} {shape_c} {place_phrase(place_b)}"
-        if style == "scene":
+        if style in ("scene", "paraphrase"):
             relation = {"left": "to the left of", "right": "to the right of", "top": "above", "bottom": "below"}
             prompt = f"a {col_a} {shape_a} {relation[place_a]} a {col_c} {shape_c}"
+        if style == "paraphrase":
+            prompt = phrase_other_than_canonical(parse_caption(prompt), phrasings)
         cases.append(Case(image, mask, prompt, str(col_c), str(shape_c)))
     return cases
 
@@ -153,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sampler", default="DPM++ 2M")
     parser.add_argument("--cfg", type=float, default=7.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--prompt-style", choices=("scene", "object"), default="scene")
+    parser.add_argument("--prompt-style", choices=("scene", "object", "paraphrase"), default="scene")
     parser.add_argument("--resample", type=int, default=None, help="method (a) RePaint passes (default: the tab's)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--tiny", action="store_true", help="smoke run on tiny random models")

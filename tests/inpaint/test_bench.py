@@ -34,3 +34,14 @@ def test_the_bench_runs_end_to_end_on_tiny_models(capsys):
     assert "| Any model (replace known region) |" in table and "| Inpainting model (9-channel UNet) |" in table
     rows = [line for line in table.splitlines() if line.startswith("| Any model") or line.startswith("| Inpainting")]
     assert all(line.split("|")[4].strip() == "0" for line in rows)  # outside max abs diff
+
+
+def test_paraphrase_cases_are_the_scene_cases_in_other_words():
+    from pipelines.shapes.grammar import parse_caption, words_of
+
+    scene, paraphrase = make_cases(12, seed=5, style="scene"), make_cases(12, seed=5, style="paraphrase")
+    for canonical, other in zip(scene, paraphrase):
+        assert np.array_equal(canonical.image, other.image) and np.array_equal(canonical.mask, other.mask)
+        assert (canonical.colour, canonical.shape) == (other.colour, other.shape)
+        assert parse_caption(other.prompt) == parse_caption(canonical.prompt)
+        assert [w for w in words_of(other.prompt) if w not in ",.-"] != words_of(canonical.prompt)
