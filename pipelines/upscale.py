@@ -122,7 +122,7 @@ def run_upscaler(manager: PipelineManager, entry: ModelEntry, request: UpscaleRe
                 **prompt,
                 image=[image.convert("RGB") for image in request.images],  # RGBA, L, CMYK uploads too
                 num_inference_steps=request.steps,
-                guidance_scale=request.cfg_scale,
+                guidance_scale=effective_guidance(pipe, request.cfg_scale),
                 noise_level=request.upscale_noise_level,
                 generator=generators,
                 callback=counter.legacy_callback(pipe),
@@ -164,6 +164,20 @@ def _stage_1_of(manager: PipelineManager, entry: ModelEntry) -> ModelEntry | Non
             if stage_2 is not None and stage_2.name == entry.name:
                 return candidate
     return None
+
+
+def reads_prompt(pipe) -> bool:
+    """Whether the upscaler's UNet attends to the text at all (the bundled shapes upscaler does not)."""
+    config = pipe.unet.config
+    return any("CrossAttn" in block for block in (*config.down_block_types, *config.up_block_types)) or (
+        config.mid_block_type is not None and "CrossAttn" in config.mid_block_type
+    )
+
+
+def effective_guidance(pipe, cfg_scale: float) -> float:
+    """`cfg_scale`, or 1 for an upscaler that does not read the prompt: its conditional and unconditional
+    predictions are the same, so guidance would only double the UNet's work for the same picture."""
+    return cfg_scale if reads_prompt(pipe) else 1.0
 
 
 def max_noise_level(pipe) -> int:

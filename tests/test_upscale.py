@@ -120,3 +120,37 @@ def test_a_second_stage_must_be_an_upscaler_with_steps_in_range(upscale_manager)
         text_to_image(upscale_manager, _two_stages(upscale_steps=0))
     with pytest.raises(ValueError, match="cannot be used for upscale x4"):
         text_to_image(upscale_manager, _two_stages(upscaler="tiny-sd"))
+
+
+def test_an_upscaler_that_does_not_read_the_prompt_runs_unguided(tmp_path):
+    from diffusers import StableDiffusionUpscalePipeline
+
+    from pipelines.testing.common import tiny_unet
+
+    folder = build_tiny_sd_upscaler_folder(tmp_path / "blind-upscaler")
+    pipe = StableDiffusionUpscalePipeline.from_pretrained(folder)
+    blocks = dict(down_block_types=("DownBlock2D",) * 2, up_block_types=("UpBlock2D",) * 2, mid_block_type=None)
+    pipe.unet = tiny_unet(in_channels=7, num_class_embeds=1000, cross_attention_dim=32, sample_size=64, **blocks)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    manager = PipelineManager(ManagerConfig(models_dir=tmp_path, device="cpu", offline=True, include_hub=False))
+    batches = []
+    unet = manager.request_pipeline("blind-upscaler", "upscale").unet
+    unet.register_forward_hook(lambda module, args, output: batches.append(len(args[0])))
+    results = [
+        upscale(manager, UpscaleRequest(images=(_picture(),), prompt="a red circle", steps=2, seed=1, cfg_scale=s))
+        for s in (1.0, 7.0)
+    ]
+    assert batches == [1, 1, 1, 1]  # one UNet pass per step: no unconditional half
+    assert np.array_equal(np.asarray(results[0].images[0]), np.asarray(results[1].images[0]))
+    assert parse_parameters(read_parameters(results[1].images[0])).cfg_scale == 7.0  # what was asked, same picture
+
+
+def test_an_upscaler_that_reads_the_prompt_is_guided(upscale_manager):
+    batches = []
+    unet = upscale_manager.request_pipeline("tiny-sd-upscaler", "upscale").unet
+    handle = unet.register_forward_hook(lambda module, args, output: batches.append(len(args[0])))
+    try:
+        upscale(upscale_manager, UpscaleRequest(images=(_picture(),), prompt="a red circle", steps=1, cfg_scale=5.0))
+    finally:
+        handle.remove()
+    assert batches == [2]
