@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .grammar import PLACES, Scene, ShapeSpec, describe
+from .grammar import PLACES, Scene, ShapeSpec, describe, parse_caption
 from .judge import judge
-from .world import held_out_paraphrases, held_out_prompts, sample_example
+from .world import PARAPHRASE_SEED, held_out_paraphrases, held_out_prompts, sample_example
 
 logger = logging.getLogger(__name__)
 ASSETS = Path("assets/models")
@@ -81,15 +81,21 @@ def full_caption(example) -> str:
     return describe(Scene((ShapeSpec(shape.colour, shape.shape, shape.size, place),)))
 
 
-def clip_retrieval_accuracy(clip_folder: Path, count: int = 400) -> float:
+def clip_retrieval_accuracy(clip_folder: Path, count: int = 400, paraphrased: bool = False) -> float:
     """Zero-shot caption retrieval on held-out ground-truth images: the share of images whose own full
-    caption is CLIP's best match among all the distinct full captions of the set."""
+    caption is CLIP's best match among all the distinct full captions of the set. `paraphrased`: every distinct
+    caption is written in one seeded non-canonical phrasing instead (the paraphrase split of the text tower)."""
     from ..clip_score import ClipScorer
+    from .phrasing import phrase_other_than_canonical
 
     scorer = ClipScorer(clip_folder)
     rng = random.Random(99)
     examples = [sample_example(rng, "held_out") for _ in range(count)]
     truths = [full_caption(e) for e in examples]
+    if paraphrased:
+        phrasings = random.Random(PARAPHRASE_SEED)
+        other = {t: phrase_other_than_canonical(parse_caption(t), phrasings) for t in sorted(set(truths))}
+        truths = [other[t] for t in truths]
     candidates = sorted(set(truths))
     best = []
     for start in range(0, count, 100):
@@ -123,6 +129,7 @@ def evaluate(assets: Path = ASSETS, seeds=SEEDS, parts=DEFAULT_PARTS) -> dict:
         results["vae_psnr_db"] = vae_psnr(sd / "vae")
     if "clip" in parts and (assets / "shapes-clip").exists():
         results["clip_retrieval_top1"] = clip_retrieval_accuracy(assets / "shapes-clip")
+        results["clip_retrieval_top1_paraphrase"] = clip_retrieval_accuracy(assets / "shapes-clip", paraphrased=True)
     if "text_to_image" in parts and (sd / "unet").exists():
         pipe = load_text_to_image(sd)
         pipe.set_progress_bar_config(disable=True)

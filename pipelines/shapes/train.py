@@ -9,7 +9,8 @@ Each run is seeded and resumable: it checkpoints to `runs/<model>/checkpoint.saf
 minutes and continues from there when started again. `--minutes` bounds the wall time of one run;
 `--steps` the total number of optimiser steps. A log goes to `runs/<model>/log.jsonl`.
 `unet --from-release` starts a new run from the released weights in `assets/` instead of from scratch (to
-continue training in a later session, when `runs/` is gone).
+continue training in a later session, when `runs/` is gone); `clip --from-release` tunes the released text tower
+only (the image tower, and so every image embedding, stays).
 """
 
 from __future__ import annotations
@@ -51,11 +52,11 @@ class TrainConfig:
     checkpoint_every_s: float = 180.0
     ema_decay: float = 0.999  # unet/inpaint only
     caption_drop: float = 0.15  # unet/inpaint: share of empty captions, for classifier-free guidance
-    from_release: bool = False  # unet: start from the released UNet and text encoder, not from scratch
+    from_release: bool = False  # unet: from the released UNet and text encoder; clip: tune its text tower only
     zero_snr: bool = False  # unet/inpaint: zero-terminal-SNR schedule with v-prediction (Lin et al. 2024)
     two_object_fraction: float = 0.4  # unet/inpaint: share of two-object scenes in the training batches
     layout_focus: float = 0.0  # unet/inpaint: share of timesteps drawn from the noisiest ones, where layout is decided
-    phrasing_share: float = 0.0  # unet/inpaint: share of captions written by phrasing.phrase, not grammar.describe
+    phrasing_share: float = 0.0  # unet/inpaint/clip: share of captions written by phrasing.phrase, not describe
     init_synonyms: bool = False  # unet --from-release: start each never-trained synonym's embedding from its word's
     snapshot_every: int = 0  # unet: every this many steps save the EMA pipeline to runs/<model>/snapshots/step-N
     started_from: str = ""  # free text recorded in training.json (which release this stage continued)
@@ -176,6 +177,9 @@ def _write_training_facts(folder: Path, config: TrainConfig, step: int) -> None:
             facts["phrasing_share"] = config.phrasing_share
         if config.init_synonyms:
             facts["init_synonyms"] = True
+    if config.model == "clip" and config.phrasing_share:
+        facts["phrasing_share"] = config.phrasing_share
+        facts["trained"] = "text tower only" if config.from_release else "both towers"
     if config.started_from:
         facts = {"model": facts.pop("model"), "started_from": config.started_from, **facts}
     (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")
@@ -188,15 +192,26 @@ def train_clip(config: TrainConfig) -> None:
     from transformers import CLIPImageProcessor, CLIPModel
 
     tokenizer = build_tokenizer()
-    model = CLIPModel(clip_config())
-    trainer = Trainer(config, {"model": model}, model.parameters())
+    if config.from_release:
+        # The text tower learns new phrasings; the image tower stays, so image embeddings (and their readers) stay.
+        model = CLIPModel.from_pretrained(ASSETS / "shapes-clip", use_safetensors=True)
+        model.vision_model.requires_grad_(False).eval()
+        model.visual_projection.requires_grad_(False)
+    else:
+        model = CLIPModel(clip_config())
+    trainer = Trainer(config, {"model": model}, [p for p in model.parameters() if p.requires_grad])
 
     def loss_fn(step: int):
-        images, captions, _ = draw_batch(config.seed, step, config.batch_size)
-        tokens = tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt")
-        out = model(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask, pixel_values=images)
+        images, captions, examples = draw_batch(config.seed, step, config.batch_size)
         # Identical captions in one batch are true matches, not negatives: soft targets over them.
         same = torch.tensor([[a == b for b in captions] for a in captions], dtype=torch.float32)
+        if config.phrasing_share:
+            rng = random.Random(f"phrasing {config.seed} {step}")
+            captions = [
+                phrase(e.scene, rng) if rng.random() < config.phrasing_share else c for c, e in zip(captions, examples)
+            ]
+        tokens = tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt")
+        out = model(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask, pixel_values=images)
         targets = same / same.sum(1, keepdim=True)
         logits = out.logits_per_text
         loss = (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets.T)) / 2
@@ -446,7 +461,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, help="peak learning rate (default per model; lower to fine-tune)")
     parser.add_argument("--minutes", type=float, default=90.0, help="wall-time bound of this run")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    parser.add_argument("--from-release", action="store_true", help="unet: start from the released weights")
+    parser.add_argument("--from-release", action="store_true", help="unet, clip: start from the released weights")
     parser.add_argument("--assets-dir", type=Path, default=ASSETS, help="where to save the released models")
     parser.add_argument("--zero-snr", action="store_true", help="unet: zero-terminal-SNR, v-prediction")
     parser.add_argument("--runs-dir", type=Path, default=RUNS, help="where to keep checkpoints and logs")
@@ -464,7 +479,7 @@ def main() -> None:
         "--phrasing-share",
         type=float,
         default=0.0,
-        help="unet/inpaint: share of captions written in a random phrasing the grammar reads (phrasing.py)",
+        help="unet/inpaint/clip: share of captions written in a random phrasing the grammar reads (phrasing.py)",
     )
     parser.add_argument(
         "--init-synonyms",

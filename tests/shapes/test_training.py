@@ -50,6 +50,22 @@ def test_clip_and_autoencoder_runs_save_loadable_models(model, assets, tmp_path)
     assert (tmp_path / "runs" / model / "checkpoint.safetensors").is_file()
 
 
+def test_clip_from_release_tunes_the_text_tower_only(assets, tmp_path):
+    import torch
+    from transformers import CLIPModel
+
+    before = CLIPModel.from_pretrained(assets / "shapes-clip", use_safetensors=True)
+    tuning = ("--steps", "2", "--from-release", "--phrasing-share", "1", "--lr", "1e-3")
+    _train("clip", assets, tmp_path / "runs", *tuning)
+    after = CLIPModel.from_pretrained(assets / "shapes-clip", use_safetensors=True)
+    old, new = before.state_dict(), after.state_dict()
+    image_side = [k for k in old if k.startswith(("vision_model.", "visual_projection."))]
+    assert image_side and all(torch.equal(old[k], new[k]) for k in image_side)
+    assert any(not torch.equal(old[k], new[k]) for k in old if k.startswith("text_model."))
+    facts = json.loads((assets / "shapes-clip" / "training.json").read_text())
+    assert (facts["phrasing_share"], facts["trained"], facts["learning_rate"]) == (1.0, "text tower only", 1e-3)
+
+
 def test_zero_snr_unet_run_saves_a_v_prediction_pipeline_and_resumes(assets, tmp_path):
     from diffusers import StableDiffusionPipeline
 
