@@ -129,14 +129,19 @@ def write_cards(assets: Path, results: dict) -> None:
                 "shapes-clip: a tiny CLIP pair for the shapes world",
                 "`transformers.CLIPModel` (text: 3-layer causal transformer, width 128, word-level tokenizer of the "
                 "shapes vocabulary, 16 tokens; vision: 3-layer ViT, 8x8 patches of 64x64 images; 64-d joint space), "
-                "trained contrastively (symmetric InfoNCE, identical captions in a batch counted as matches). "
+                "trained contrastively (symmetric InfoNCE, identical captions in a batch counted as matches); then "
+                "its text tower alone tuned on captions 60 % written in other phrasings the grammar reads (the image "
+                "tower, and every image embedding, unchanged). "
                 "It is the studio's CLIP scorer, CLIP-guidance model and image embedder; its text tower initialises "
                 "the text encoder of `shapes-sd`. Load: `CLIPModel.from_pretrained(folder)`, "
                 "`AutoTokenizer.from_pretrained(folder)`.",
                 "clip",
                 clip,
                 clip / "training.json",
-                {"zero-shot caption retrieval, top-1, held-out images": results.get("clip_retrieval_top1", "n/a")},
+                {
+                    "zero-shot caption retrieval, top-1, held-out images": results.get("clip_retrieval_top1", "n/a"),
+                    "the same, captions in other phrasings": results.get("clip_retrieval_top1_paraphrase", "n/a"),
+                },
             )
         )
     if sd.exists():
