@@ -129,3 +129,25 @@ def test_training_saves_an_upscale_pipeline_that_resumes_and_draws_256(tmp_path)
     picture = Image.fromarray(held_out_scenes(1)[0].image)
     out = pipe(prompt="", image=picture, num_inference_steps=2, guidance_scale=1.0, output_type="np").images
     assert out.shape == (1, 256, 256, 3) and np.isfinite(out).all()
+
+
+BUNDLED_UPSCALER = ROOT / "assets" / "models" / "shapes-upscaler"
+
+
+@pytest.mark.skipif(not BUNDLED_UPSCALER.exists(), reason="no bundled upscaler")
+def test_the_bundled_upscaler_keeps_what_the_judge_reads_and_beats_bicubic():
+    from diffusers import StableDiffusionUpscalePipeline
+    from PIL import Image
+
+    from pipelines.shapes.upscaler_quality import upscale_batches
+
+    pipe = StableDiffusionUpscalePipeline.from_pretrained(BUNDLED_UPSCALER)
+    pipe.set_progress_bar_config(disable=True)
+    examples = held_out_scenes(8)
+    images = upscale_batches(pipe, [(e.caption, Image.fromarray(e.image)) for e in examples], 20, steps=20)
+    kept, gains = 0, []
+    for example, image in zip(examples, images):
+        reference = draw(example.layout, size=256)
+        kept += judge(np.asarray(image), example.caption).checks == judge(example.image, example.caption).checks
+        gains.append(psnr(np.asarray(image), reference) - psnr(bicubic(example.image), reference))
+    assert kept >= 7 and np.mean(gains) > 2.0
