@@ -47,7 +47,8 @@ def manager() -> PipelineManager:
 def test_bundled_weights_are_safetensors_and_small():
     files = [p for p in DEFAULT_MODELS_DIR.rglob("*") if p.is_file()]
     assert not [p for p in files if p.suffix in PICKLE_SUFFIXES]
-    assert sum(p.stat().st_size for p in files) < 60 * 2**20
+    # Five bundled models (the x4 upscaler's UNet alone is 16 MB): a clone stays under 100 MB of weights.
+    assert sum(p.stat().st_size for p in files) < 96 * 2**20
     for folder in (SHAPES_SD, SHAPES_CLIP):
         assert (folder / "README.md").is_file(), f"{folder.name} has no model card"
 
