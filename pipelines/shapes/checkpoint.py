@@ -27,13 +27,18 @@ def save_checkpoint(
     os.replace(tmp, path)  # atomic: a crash mid-save leaves the previous checkpoint intact
 
 
-def load_checkpoint(path: Path, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer) -> int:
-    """Restores modules and optimizer from `path`; returns the step to continue from."""
+def read_checkpoint(path: Path) -> tuple[int, dict[str, torch.Tensor]]:
+    """(the step it was saved at, its flat tensors: "<module>/<name>" and "optimizer/<index>/<key>")."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as handle:
         step = json.loads(handle.metadata()["step"])
-    tensors = load_file(str(path))
+    return step, load_file(str(path))
+
+
+def load_checkpoint(path: Path, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer) -> int:
+    """Restores modules and optimizer from `path`; returns the step to continue from."""
+    step, tensors = read_checkpoint(path)
     for prefix, module in modules.items():
         module.load_state_dict({k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + "/")})
     state_dict = optimizer.state_dict()

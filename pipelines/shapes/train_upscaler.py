@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import logging
 import math
 import random
@@ -33,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from . import train as shapes_train
+from .checkpoint import read_checkpoint
 from .configs import upscaler_unet_config
 from .data import batch_rng, images_to_tensor
 from .render import draw
@@ -93,15 +93,10 @@ def loss_weights(snr: torch.Tensor) -> torch.Tensor:
 def warm_start(unet: torch.nn.Module, checkpoint: Path) -> tuple[int, list[str]]:
     """Loads the live UNet weights of another run's checkpoint into `unet`, those whose names and shapes match;
     returns (that run's step, the names of the parameters left as initialised)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    with safe_open(str(checkpoint), framework="pt") as handle:
-        step = json.loads(handle.metadata()["step"])
-
+    step, tensors = read_checkpoint(checkpoint)
     prefix = "unet/"
     own = unet.state_dict()
-    found = {k[len(prefix) :]: v for k, v in load_file(str(checkpoint)).items() if k.startswith(prefix)}
+    found = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
     matching = {k: v for k, v in found.items() if k in own and own[k].shape == v.shape}
     unet.load_state_dict(matching, strict=False)
     return step, sorted(set(own) - set(matching))
