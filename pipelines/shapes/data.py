@@ -22,8 +22,13 @@ def images_to_tensor(images: list[np.ndarray]) -> torch.Tensor:
 
 
 def draw_batch(
-    seed: int, step: int, batch_size: int, split: str = "train", two_object_fraction: float = 0.4
+    seed: int,
+    step: int,
+    batch_size: int,
+    split: str = "train",
+    two_object_fraction: float = 0.4,
+    count_fraction: float = 0.0,
 ) -> tuple[torch.Tensor, list[str], list[Example]]:
     rng = batch_rng(seed, step)
-    examples = [sample_example(rng, split, two_object_fraction) for _ in range(batch_size)]
+    examples = [sample_example(rng, split, two_object_fraction, count_fraction) for _ in range(batch_size)]
     return images_to_tensor([e.image for e in examples]), [e.caption for e in examples], examples

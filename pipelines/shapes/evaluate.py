@@ -6,7 +6,8 @@
 
 Two splits of the same held-out scenes: `text_to_image` (the canonical captions `describe` writes) and
 `text_to_image_paraphrase` (each written in a fixed seeded non-canonical phrasing, `world.held_out_paraphrases`),
-printed side by side per skill.
+printed side by side per skill; and the same two for counting (`text_to_image_counting[_paraphrase]`: held-out
+(colour, shape, count) triples, "three blue triangles", skills under "many/").
 
 Held-out prompts use attribute combinations never drawn in training (see `world.py`), at fixed seeds
 and the studio's default settings for the bundled model (DPM++ 2M, 20 steps, CFG scale 5).
@@ -27,7 +28,7 @@ import torch
 
 from .grammar import PLACES, Scene, ShapeSpec, describe, parse_caption
 from .judge import judge
-from .world import PARAPHRASE_SEED, held_out_paraphrases, held_out_prompts, sample_example
+from .world import PARAPHRASE_SEED, held_out_counting_prompts, held_out_paraphrases, held_out_prompts, sample_example
 
 logger = logging.getLogger(__name__)
 ASSETS = Path("assets/models")
@@ -62,13 +63,18 @@ def text_to_image_scores(pipe, prompts: list[str], seeds=SEEDS, steps=DEFAULT_ST
     for prompt in prompts:
         for image in generate(pipe, prompt, seeds, steps, cfg):
             verdict = judge(image, prompt)
-            group = "one" if len(verdict.checks) and "relation" not in verdict.checks else "two"
+            group = _group(parse_caption(prompt))
             for name, ok in verdict.checks.items():
                 passed[f"{group}/{name}"].append(ok)
             passed[f"{group}/all"].append(verdict.all_correct)
     return {key: round(float(np.mean(values)), 3) for key, values in sorted(passed.items())} | {
         "images": len(prompts) * len(seeds)
     }
+
+
+def _group(scene: Scene) -> str:
+    """'one' object, 'two' in a relation, or 'many' copies of one kind."""
+    return "two" if scene.relation is not None else "many" if scene.object_count > 1 else "one"
 
 
 def full_caption(example) -> str:
@@ -119,7 +125,12 @@ def vae_psnr(vae_folder: Path, count: int = 256) -> float:
 
 PARTS = ("vae", "clip", "text_to_image", "words")
 DEFAULT_PARTS = ("vae", "clip", "text_to_image")
-SPLITS = {"text_to_image": held_out_prompts, "text_to_image_paraphrase": held_out_paraphrases}
+SPLITS = {
+    "text_to_image": held_out_prompts,
+    "text_to_image_paraphrase": held_out_paraphrases,
+    "text_to_image_counting": held_out_counting_prompts,
+    "text_to_image_counting_paraphrase": lambda: held_out_paraphrases(prompts=held_out_counting_prompts()),
+}
 
 
 def evaluate(assets: Path = ASSETS, seeds=SEEDS, parts=DEFAULT_PARTS) -> dict:
@@ -166,9 +177,9 @@ def word_scores(pipe, count: int = 200, seed: int = 23) -> dict:
     return rows
 
 
-def side_by_side(results: dict) -> str:
+def side_by_side(results: dict, split: str = "text_to_image") -> str:
     """Canonical and paraphrase scores per skill, with the gap (paraphrase minus canonical)."""
-    canonical, paraphrase = results.get("text_to_image", {}), results.get("text_to_image_paraphrase", {})
+    canonical, paraphrase = results.get(split, {}), results.get(f"{split}_paraphrase", {})
     keys = [k for k in canonical if "/" in k]
     rows = [("skill", "canonical", "paraphrase", "gap")]
     rows += [
@@ -218,8 +229,9 @@ def main() -> None:
         parser.error(f"--write records the card's seeds {SEEDS}; got --seeds {args.seeds}")
     results = evaluate(args.assets_dir, args.seeds, args.only)
     print(format_table(results))
-    if "text_to_image" in results:
-        print(side_by_side(results))
+    for split in ("text_to_image", "text_to_image_counting"):
+        if split in results:
+            print(side_by_side(results, split))
     if args.json:
         args.json.write_text(json.dumps(results | {"seeds": list(args.seeds)}, indent=2) + "\n")
     if args.write:

@@ -1,9 +1,10 @@
 """The shapes world's vocabulary and caption grammar, written once.
 
-A caption is either one object with an optional place, or two objects in a relation::
+A caption is one object with an optional place, two objects in a relation, or a count of one kind::
 
-    caption  := object [place] | object relation object
+    caption  := object [place] | object relation object | count
     object   := [article] [size] colour shape
+    count    := ["the"] ("two" | "three") [size] colour plural-shape      ("three blue squares")
     place    := ("on" | "at" | "in") "the" place-words ["corner" | "side"]
     relation := "above" | "below" | "to the left of" | "to the right of"  (and a few synonyms)
 
@@ -63,7 +64,12 @@ SYNONYMS: dict[str, str] = {
 ARTICLES = ("a", "an", "the", "one")
 PLACE_PREPOSITIONS = ("on", "at", "in")
 FILLER = ("corner", "side", "of", "to", "image", "picture")
+NUMBERS: dict[str, int] = {"two": 2, "three": 3}
+# plural -> singular, for the shapes and their synonyms
+PLURALS: dict[str, str] = {"circles": "circle", "squares": "square", "triangles": "triangle", "boxes": "box"}
 
+# In the order of token ids (`tokenizer.py`): the first vocabulary sorted, then the counting words, appended so that
+# the released text encoders' embedding rows keep their ids.
 VOCABULARY: tuple[str, ...] = tuple(
     sorted(
         set(COLOURS)
@@ -77,7 +83,7 @@ VOCABULARY: tuple[str, ...] = tuple(
         | set(FILLER)
         | {"and", ",", ".", "-"}
     )
-)
+) + (*NUMBERS, *PLURALS)
 
 
 class CaptionError(ValueError):
@@ -86,12 +92,14 @@ class CaptionError(ValueError):
 
 @dataclass(frozen=True)
 class ShapeSpec:
-    """One object: colour and shape always; size and place only when the caption says them."""
+    """One kind of object: colour and shape always; size and place only when the caption says them; `count`
+    copies of it ("three blue squares": count 3, never with a place)."""
 
     colour: str
     shape: str
     size: str | None = None
     place: str | None = None
+    count: int = 1
 
     @property
     def kind(self) -> tuple[str, str]:
@@ -100,10 +108,15 @@ class ShapeSpec:
 
 @dataclass(frozen=True)
 class Scene:
-    """What a caption asks for: one object, or two with `relation` saying where the first is."""
+    """What a caption asks for: one object, or two with `relation` saying where the first is, or `count` copies of
+    one kind (a single `ShapeSpec` with that count)."""
 
     objects: tuple[ShapeSpec, ...]
     relation: str | None = None
+
+    @property
+    def object_count(self) -> int:
+        return sum(spec.count for spec in self.objects)
 
 
 def words_of(text: str) -> list[str]:
@@ -111,11 +124,11 @@ def words_of(text: str) -> list[str]:
     return re.findall(r"[a-z]+|[^\sa-z]", text.lower())
 
 
-def unknown_words(text: str) -> list[str]:
-    """Words of `text` outside the vocabulary, in order of first appearance."""
+def unknown_words(text: str, vocabulary=VOCABULARY) -> list[str]:
+    """Words of `text` outside `vocabulary` (the grammar's, or a saved model's), in order of first appearance."""
     seen: list[str] = []
     for word in words_of(text):
-        if word not in VOCABULARY and word not in seen:
+        if word not in vocabulary and word not in seen:
             seen.append(word)
     return seen
 
@@ -126,21 +139,30 @@ def _normalise(text: str) -> list[str]:
         raise CaptionError(
             f"The shapes world does not know the word(s) {', '.join(repr(w) for w in unknown)}. "
             f"It knows colours ({', '.join(COLOURS)}), shapes ({', '.join(SHAPES)}), sizes "
-            f"({', '.join(SIZES)}), places (left, right, top, bottom, center, corners) and relations "
-            f"({', '.join(RELATIONS)})."
+            f"({', '.join(SIZES)}), places (left, right, top, bottom, center, corners), relations "
+            f"({', '.join(RELATIONS)}) and counts (two, three)."
         )
     return [SYNONYMS.get(w, w) for w in words_of(text) if w not in (",", ".", "-")]
 
 
 def _parse_object(words: list[str], text: str) -> ShapeSpec:
     words = [w for w in words if w not in ARTICLES]
+    count = NUMBERS[words.pop(0)] if words and words[0] in NUMBERS else 1
     size = words.pop(0) if words and words[0] in SIZES else None
-    if len(words) != 2 or words[0] not in COLOURS or words[1] not in SHAPES:
+    shape = words[1] if len(words) == 2 else None
+    plural = shape in PLURALS
+    if plural:
+        shape = SYNONYMS.get(PLURALS[shape], PLURALS[shape])
+    if len(words) != 2 or words[0] not in COLOURS or shape not in SHAPES:
         raise CaptionError(
-            f"Could not find an object like 'a red circle' or 'a small blue square' in {text!r}: "
-            "each object needs a colour followed by a shape."
+            f"Could not find an object like 'a red circle', 'a small blue square' or 'two green triangles' in "
+            f"{text!r}: each object needs a colour followed by a shape."
         )
-    return ShapeSpec(colour=words[0], shape=words[1], size=size)
+    if plural != (count > 1):
+        raise CaptionError(
+            f"{text!r} mixes one and many: write 'a {words[0]} {shape}' for one, 'two {words[0]} {shape}s' for two."
+        )
+    return ShapeSpec(colour=words[0], shape=shape, size=size, count=count)
 
 
 def _parse_place(words: list[str], text: str) -> str:
@@ -185,17 +207,29 @@ def parse_caption(text: str) -> Scene:
     if relation is not None:
         start, end, name = relation
         first, second = _parse_object(words[:start], text), _parse_object(words[end:], text)
+        if first.count > 1 or second.count > 1:
+            raise CaptionError(
+                f"Counts work for one kind of object alone ('three blue squares'); {text!r} puts one in a relation."
+            )
         return Scene(objects=(first, second), relation=name)
     # One object, maybe followed by a place phrase starting at a preposition.
     cut = next((i for i, w in enumerate(words) if w in PLACE_PREPOSITIONS), len(words))
     obj = _parse_object(words[:cut], text)
     if cut < len(words):
+        if obj.count > 1:
+            raise CaptionError(
+                f"A place can be given for one object only ('a red circle on the left'); {text!r} gives one for "
+                f"{obj.count}. Try {describe(Scene((obj,)))!r}."
+            )
         obj = ShapeSpec(obj.colour, obj.shape, obj.size, _parse_place(words[cut:], text))
     return Scene(objects=(obj,))
 
 
 def _describe_object(spec: ShapeSpec) -> str:
     words = [spec.size] if spec.size else []
+    if spec.count > 1:
+        number = next(word for word, n in NUMBERS.items() if n == spec.count)
+        return " ".join([number, *words, spec.colour, f"{spec.shape}s"])
     words += [spec.colour, spec.shape]
     article = "an" if words[0][0] in "aeiou" else "a"
     return " ".join([article, *words])

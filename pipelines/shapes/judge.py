@@ -43,7 +43,8 @@ class Verdict:
     """Per-attribute verdicts for one image and caption; `checks` maps attribute name -> passed.
 
     Attributes named: "count", "colour", "shape", "size", "position" for one object; for two objects
-    "colour", "shape" (both objects) and "relation", and "size" when said.
+    "colour", "shape" (both objects) and "relation", and "size" when said; for a count of one kind ("three blue
+    squares") "count" (exactly that many objects), "colour" (all of the asked colour), "shape" and "size" (all).
     """
 
     caption: str
@@ -128,9 +129,22 @@ def _match(spec: ShapeSpec, blobs: list[Blob]) -> Blob | None:
     return (same_shape or same_colour or [None])[0]
 
 
+def _judge_count(verdict: Verdict, spec: ShapeSpec) -> Verdict:
+    """Touching objects merge into one blob, so a count is right only if the copies stand apart (as drawn)."""
+    blobs = verdict.blobs
+    verdict.checks["count"] = len(blobs) == spec.count
+    verdict.checks["colour"] = bool(blobs) and all(b.colour == spec.colour for b in blobs)
+    verdict.checks["shape"] = bool(blobs) and all(b.shape == spec.shape for b in blobs)
+    if spec.size:
+        verdict.checks["size"] = bool(blobs) and all(b.size == spec.size for b in blobs)
+    return verdict
+
+
 def judge_scene(image: np.ndarray, scene: Scene, caption: str = "") -> Verdict:
     blobs = find_blobs(image)
     verdict = Verdict(caption=caption, blobs=blobs)
+    if scene.objects[0].count > 1:
+        return _judge_count(verdict, scene.objects[0])
     matches = [_match(spec, blobs) for spec in scene.objects]
     verdict.checks["count"] = len(blobs) == len(scene.objects)
     verdict.checks["colour"] = all(m is not None for m in matches)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 
-from .grammar import Scene, ShapeSpec, describe, words_of
+from .grammar import NUMBERS, PLURALS, Scene, ShapeSpec, describe, words_of
 from .tokenizer import MAX_LENGTH
 
 # canonical word -> the words people type for it (the canonical one first); the inverse of grammar.SYNONYMS.
@@ -34,6 +34,8 @@ RELATION_WORDS: dict[str, tuple[str, ...]] = {
 # The preposition that reads naturally before each kind of place; any of on/at/in parses.
 NATURAL_PREPOSITION = {"left": "on", "right": "on", "top": "at", "bottom": "at", "center": "in", "corner": "in"}
 MAX_WORDS = MAX_LENGTH - 2  # the tokenizer adds BOS and EOS
+PLURAL_OF = {singular: plural for plural, singular in PLURALS.items()}
+NUMBER_WORD = {n: word for word, n in NUMBERS.items()}
 
 
 def _word(rng: random.Random, canonical: str) -> str:
@@ -56,6 +58,9 @@ def _article(rng: random.Random, first_word: str) -> str | None:
 
 def _object(rng: random.Random, spec: ShapeSpec) -> list[str]:
     words = [_word(rng, spec.size)] if spec.size else []
+    if spec.count > 1:
+        words += [_word(rng, spec.colour), PLURAL_OF[_word(rng, spec.shape)]]
+        return (["the"] if rng.random() < 0.15 else []) + [NUMBER_WORD[spec.count], *words]
     words += [_word(rng, spec.colour), _word(rng, spec.shape)]
     article = _article(rng, words[0])
     return [article, *words] if article else words

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import json
+from pathlib import Path
+
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
@@ -12,7 +16,7 @@ MAX_LENGTH = 16  # BOS + the longest caption (12 words) + EOS, with room to spar
 
 
 def build_tokenizer() -> PreTrainedTokenizerFast:
-    """Builds the tokenizer; ids 0-3 are PAD, UNK, BOS, EOS, then the vocabulary in sorted order."""
+    """Builds the tokenizer; ids 0-3 are PAD, UNK, BOS, EOS, then `grammar.VOCABULARY` in order (new words last)."""
     vocab = {token: i for i, token in enumerate([PAD, UNK, BOS, EOS, *VOCABULARY])}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
     core.normalizer = normalizers.Lowercase()
@@ -28,3 +32,14 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
         unk_token=UNK,
         model_max_length=MAX_LENGTH,
     )
+
+
+@functools.lru_cache(maxsize=32)
+def folder_vocabulary(folder: str) -> frozenset[str]:
+    """The words a saved shapes model's tokenizer knows (a pipeline folder's tokenizer/, or a CLIP folder's own
+    tokenizer.json): a model released before a word joined the grammar reads it as [UNK], so the studio warns."""
+    for path in (Path(folder) / "tokenizer" / "tokenizer.json", Path(folder) / "tokenizer.json"):
+        if path.is_file():
+            vocab = json.loads(path.read_text())["model"]["vocab"]
+            return frozenset(vocab) - {PAD, UNK, BOS, EOS}
+    return frozenset(VOCABULARY)  # a folder without a word-level tokenizer: the grammar's words are the best guess

@@ -11,12 +11,9 @@ def example_image(caption: str, seed: int = 0) -> Image.Image:
     """A shapes-world picture of `caption` (drawn, not generated): a ready input for the demos."""
     from ..shapes.grammar import parse_caption
     from ..shapes.render import draw
-    from ..shapes.world import layout_one, layout_two
+    from ..shapes.world import layout_scene
 
-    scene = parse_caption(caption)
-    rng = random.Random(seed)
-    layout = layout_one(scene.objects[0], rng) if scene.relation is None else layout_two(scene, rng)
-    return Image.fromarray(draw(layout))
+    return Image.fromarray(draw(layout_scene(parse_caption(caption), random.Random(seed))))
 
 
 def shapes_captions() -> list[str]:

@@ -44,3 +44,16 @@ def test_judge_reads_larger_images():
     image = draw([PlacedShape("green", "triangle", 48, 16, 12)])
     big = np.kron(image, np.ones((4, 4, 1), dtype=np.uint8))  # 256 x 256
     assert judge(big, "a large green triangle in the top right corner").all_correct
+
+
+def test_judge_counts_copies_and_notices_wrong_counts_and_merged_copies():
+    apart = draw([PlacedShape("blue", "square", 14, 14, 8), PlacedShape("blue", "square", 48, 40, 8)])
+    assert judge(apart, "two blue squares").all_correct
+    assert not judge(apart, "three blue squares").checks["count"]
+    assert not judge(apart, "a blue square").checks["count"]
+    assert not judge(apart, "two red squares").checks["colour"]
+    assert not judge(apart, "two blue circles").checks["shape"]
+    mixed = draw([PlacedShape("blue", "square", 14, 14, 8), PlacedShape("red", "square", 48, 40, 8)])
+    assert not judge(mixed, "two blue squares").checks["colour"]
+    touching = draw([PlacedShape("blue", "square", 20, 32, 8), PlacedShape("blue", "square", 36, 32, 8)])
+    assert not judge(touching, "two blue squares").checks["count"]  # one merged blob

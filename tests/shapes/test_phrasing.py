@@ -38,7 +38,14 @@ two_objects = st.builds(
     st.builds(ShapeSpec, st.sampled_from(list(COLOURS)), st.sampled_from(SHAPES), sizes),
     st.sampled_from(RELATIONS),
 )
-scenes = st.one_of(one_object, two_objects)
+counts = st.builds(
+    lambda c, s, z, n: Scene((ShapeSpec(c, s, z, None, n),)),
+    st.sampled_from(list(COLOURS)),
+    st.sampled_from(SHAPES),
+    sizes,
+    st.sampled_from([2, 3]),
+)
+scenes = st.one_of(one_object, two_objects, counts)
 
 
 @settings(max_examples=500, deadline=None)
@@ -149,3 +156,33 @@ def test_synonym_embeddings_start_from_their_words_and_leave_canonical_captions_
     tokens = tokenizer(held_out_prompts(), padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids
     with torch.no_grad():
         assert torch.equal(before(tokens)[0], after(tokens)[0])
+
+
+def test_a_grown_vocabulary_keeps_known_words_and_starts_plurals_from_their_singulars():
+    import copy
+
+    import torch
+    from transformers import CLIPTextModel
+
+    from pipelines.shapes.grammar import NUMBERS, PLURALS
+    from pipelines.shapes.train import grow_vocabulary
+    from pipelines.shapes.world import held_out_prompts
+
+    tokenizer = build_tokenizer()
+    before = CLIPTextModel.from_pretrained("assets/models/shapes-sd/text_encoder")
+    before.resize_token_embeddings(len(tokenizer) - len(NUMBERS) - len(PLURALS))  # as released before counting
+    after = copy.deepcopy(before)
+    assert grow_vocabulary(after, tokenizer, seed=0) == [*NUMBERS, *PLURALS]
+    assert grow_vocabulary(after, tokenizer, seed=0) == []  # already grown
+    table, ids = after.get_input_embeddings().weight, tokenizer.convert_tokens_to_ids
+    assert after.config.vocab_size == len(tokenizer)
+    assert torch.equal(table[ids("boxes")], table[ids("box")]) and torch.equal(
+        table[ids("circles")], table[ids("circle")]
+    )
+    assert not torch.equal(table[ids("two")], table[ids("three")])
+    tokens = tokenizer(held_out_prompts(), padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids
+    with torch.no_grad():
+        assert torch.equal(before(tokens)[0], after(tokens)[0])
+    counted = tokenizer(["two red circles"], return_tensors="pt").input_ids
+    assert tokenizer.unk_token_id not in counted[0] and int(counted.max()) < len(tokenizer)
+    after(counted)  # every id has a row
