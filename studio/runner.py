@@ -29,6 +29,7 @@ from pipelines.limits import fill_in
 from pipelines.manager import PipelineManager
 from pipelines.models import ModelEntry
 from pipelines.shapes.grammar import unknown_words
+from pipelines.shapes.tokenizer import folder_vocabulary
 
 from .errors import to_gradio_error
 from .sessions import StopFlags
@@ -166,12 +167,15 @@ def stop_session(stop_flags: StopFlags, request: gr.Request):
 
 
 def warn_unknown_words(entry: ModelEntry, *texts: str) -> None:
-    """Warns (without stopping the run) about words a bundled shapes model has never seen."""
+    """Warns (without stopping the run) about words a bundled shapes model has never seen: outside the grammar, or
+    added to it after the model was trained (its own tokenizer reads them as unknown)."""
     if entry.vocabulary != "shapes":
         return
-    unknown = unknown_words(" ".join(texts))
+    unknown = unknown_words(" ".join(texts), folder_vocabulary(entry.source))
     if unknown:
-        gr.Warning(f"{entry.name} does not know: {', '.join(unknown)}. It only knows shapes-world words.")
+        gr.Warning(
+            f"{entry.name} does not know: {', '.join(unknown)}. It knows only the shapes words it was trained on."
+        )
 
 
 @contextmanager

@@ -55,6 +55,7 @@ class TrainConfig:
     from_release: bool = False  # unet: from the released UNet and text encoder; clip: tune its text tower only
     zero_snr: bool = False  # unet/inpaint: zero-terminal-SNR schedule with v-prediction (Lin et al. 2024)
     two_object_fraction: float = 0.4  # unet/inpaint: share of two-object scenes in the training batches
+    count_fraction: float = 0.0  # unet/inpaint: share of counts of one kind ("three blue squares")
     layout_focus: float = 0.0  # unet/inpaint: share of timesteps drawn from the noisiest ones, where layout is decided
     phrasing_share: float = 0.0  # unet/inpaint/clip: share of captions written by phrasing.phrase, not describe
     init_synonyms: bool = False  # unet --from-release: start each never-trained synonym's embedding from its word's
@@ -171,6 +172,8 @@ def _write_training_facts(folder: Path, config: TrainConfig, step: int) -> None:
         facts["ema_decay"] = config.ema_decay
         facts["zero_terminal_snr_v_prediction"] = config.zero_snr
         facts["two_object_fraction"] = config.two_object_fraction
+        if config.count_fraction:
+            facts["count_fraction"] = config.count_fraction
         if config.layout_focus:
             facts["layout_focus"] = config.layout_focus
         if config.phrasing_share:
@@ -326,8 +329,12 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
     if inpaint or config.from_release:
         # Continued training (and the inpainting UNet) keeps the released model's noise schedule and prediction type:
         # training a v-prediction release on the epsilon objective silently turns it into another model.
-        config.zero_snr = release_uses_zero_snr(sd)
-    if inpaint:
+        released = ASSETS / "shapes-sd-inpaint" if inpaint and config.from_release else sd
+        config.zero_snr = release_uses_zero_snr(released)
+    if inpaint and config.from_release:
+        text_encoder = CLIPTextModel.from_pretrained(released / "text_encoder", use_safetensors=True)
+        unet = UNet2DConditionModel.from_pretrained(released / "unet", use_safetensors=True, dtype=torch.float32)
+    elif inpaint:
         text_encoder = CLIPTextModel.from_pretrained(sd / "text_encoder", use_safetensors=True)
         base = UNet2DConditionModel.from_pretrained(sd / "unet", use_safetensors=True)
         unet = UNet2DConditionModel(**unet_config(in_channels=9))
@@ -346,6 +353,7 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
         unet = UNet2DConditionModel(**unet_config())
     if config.init_synonyms:
         init_synonym_embeddings(text_encoder, tokenizer)
+    grow_vocabulary(text_encoder, tokenizer, config.seed)
     ema_unet, ema_text = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text_encoder).requires_grad_(False)
     noise_scheduler = DDPMScheduler(**_schedule(config.zero_snr))
     alphas = noise_scheduler.alphas_cumprod
@@ -367,7 +375,11 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
     def loss_fn(step: int):
         generator = torch.Generator().manual_seed(config.seed * 7919 + step)
         images, captions, examples = draw_batch(
-            config.seed, step, config.batch_size, two_object_fraction=config.two_object_fraction
+            config.seed,
+            step,
+            config.batch_size,
+            two_object_fraction=config.two_object_fraction,
+            count_fraction=config.count_fraction,
         )
         if config.phrasing_share:
             rng = random.Random(f"phrasing {config.seed} {step}")
@@ -426,6 +438,28 @@ def init_synonym_embeddings(text_encoder, tokenizer) -> list[str]:
     return changed
 
 
+def grow_vocabulary(text_encoder, tokenizer, seed: int) -> list[str]:
+    """Adds embedding rows for the words a released text encoder predates (the counting words, appended last to the
+    vocabulary): each plural starts from its singular ("boxes" from "box"), each number from "one" plus a little
+    seeded noise, so that "two" and "three" can part. Rows of known words are untouched; returns the words added."""
+    from .grammar import NUMBERS, PLURALS
+
+    old = text_encoder.get_input_embeddings().weight.shape[0]
+    if old >= len(tokenizer):
+        return []
+    text_encoder.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    table = text_encoder.get_input_embeddings().weight
+    noise = torch.Generator().manual_seed(seed)
+    added = tokenizer.convert_ids_to_tokens(list(range(old, len(tokenizer))))
+    with torch.no_grad():
+        for word in added:
+            source = table[tokenizer.convert_tokens_to_ids(PLURALS.get(word, "one"))]
+            jitter = 0.3 * source.norm() / source.numel() ** 0.5 if word in NUMBERS else 0.0
+            table[tokenizer.convert_tokens_to_ids(word)] = source + jitter * torch.randn(source.shape, generator=noise)
+    logger.info("text encoder vocabulary grown from %d to %d: %s", old, len(tokenizer), ", ".join(added))
+    return added
+
+
 def _save_sd_folder(
     unet, text_encoder, vae, tokenizer, config: TrainConfig, step: int, inpaint: bool, root: Path | None = None
 ) -> None:
@@ -461,13 +495,18 @@ def main() -> None:
     parser.add_argument("--lr", type=float, help="peak learning rate (default per model; lower to fine-tune)")
     parser.add_argument("--minutes", type=float, default=90.0, help="wall-time bound of this run")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    parser.add_argument("--from-release", action="store_true", help="unet, clip: start from the released weights")
+    parser.add_argument(
+        "--from-release", action="store_true", help="unet, inpaint, clip: start from the released weights"
+    )
     parser.add_argument("--assets-dir", type=Path, default=ASSETS, help="where to save the released models")
     parser.add_argument("--zero-snr", action="store_true", help="unet: zero-terminal-SNR, v-prediction")
     parser.add_argument("--runs-dir", type=Path, default=RUNS, help="where to keep checkpoints and logs")
     parser.add_argument("--seed", type=int, default=0, help="data and initialisation seed (vary it to continue a run)")
     parser.add_argument(
         "--two-object-fraction", type=float, default=0.4, help="unet/inpaint: share of two-object training scenes"
+    )
+    parser.add_argument(
+        "--count-fraction", type=float, default=0.0, help="unet/inpaint: share of counts ('three blue squares')"
     )
     parser.add_argument(
         "--layout-focus",
@@ -506,6 +545,7 @@ def main() -> None:
     config.seed = args.seed
     config.two_object_fraction = args.two_object_fraction
     config.layout_focus = args.layout_focus
+    config.count_fraction = args.count_fraction
     config.phrasing_share = args.phrasing_share
     config.init_synonyms = args.init_synonyms
     config.snapshot_every = args.snapshot_every
