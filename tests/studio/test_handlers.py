@@ -228,3 +228,19 @@ def test_every_tab_with_results_offers_to_upscale_them_and_only_one_panel_is_the
         assert f"{prefix}-upscale-panel" in ids, prefix
     public = [d for d in demo.fns.values() if d.api_name == "upscale" and d.api_visibility == "public"]
     assert len(public) == 1
+
+
+def test_a_bundled_model_released_before_the_counting_words_warns_about_them():
+    import warnings
+
+    from pipelines.models import ModelEntry
+    from studio.runner import warn_unknown_words
+
+    entry = ModelEntry("shapes-unclip", "assets/models/shapes-unclip", "bundled", vocabulary="shapes")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_unknown_words(entry, "two red circles")
+        warn_unknown_words(entry, "a red circle above a blue box")  # words it was trained on: no warning
+    assert [str(w.message) for w in caught] == [
+        "shapes-unclip does not know: two, circles. It knows only the shapes words it was trained on."
+    ]
