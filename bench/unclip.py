@@ -13,7 +13,7 @@ The table reports:
   similarity of each frame to the second image, averaged over pairs (also for "fixed" noise);
 - text diff "a red S" → "a blue S" at θ = 0.5, 0.75, 1: share of red inputs whose result the judge reads as a blue S;
 - prior + decoder (when the folder has a prior): share of the 18 captions "a <colour> <shape>" drawn with the judged
-  colour and shape;
+  colour and shape, and the same for each caption in a seeded other phrasing the grammar reads ("Violet box.");
 - seconds per image of our variations call and of the plain diffusers call (`pipe(image=...)`) on the same folder.
 """
 
@@ -203,18 +203,25 @@ def main(argv: list[str] | None = None) -> None:
     sheet(diff_rows[:8], "text_diff.png")
 
     # 4. Prior + decoder from captions "a <colour> <shape>" (when the folder has a prior)
-    from pipelines.shapes.grammar import COLOURS, SHAPES
+    from pipelines.shapes.grammar import COLOURS, SHAPES, Scene, ShapeSpec
+    from pipelines.shapes.phrasing import phrase_other_than_canonical
     from pipelines.unclip import CaptionRequest, caption_to_image, has_prior
 
-    prior_kept, prior_rows = [], []
+    prior_kept, prior_rows, paraphrase_kept = [], [], []
+    phrasings = random.Random(args.seed)
+
+    def drawn_right(caption: str, colour: str, shape: str, seed: int):
+        request = CaptionRequest(caption, model=args.model, steps=args.steps, cfg_scale=args.cfg, seed=seed)
+        image = caption_to_image(manager, request).images[0]
+        return image, keeps(image, colour, shape)
+
     if has_prior(entry):
         for i, (colour, shape) in enumerate((c, s) for c in COLOURS for s in SHAPES):
-            request = CaptionRequest(
-                f"a {colour} {shape}", model=args.model, steps=args.steps, cfg_scale=args.cfg, seed=args.seed + i
-            )
-            image = caption_to_image(manager, request).images[0]
-            prior_kept.append(keeps(image, colour, shape))
+            image, kept_it = drawn_right(f"a {colour} {shape}", colour, shape, args.seed + i)
             prior_rows.append(image)
+            prior_kept.append(kept_it)
+            other = phrase_other_than_canonical(Scene((ShapeSpec(colour, shape),)), phrasings)
+            paraphrase_kept.append(drawn_right(other, colour, shape, args.seed + i)[1])
         sheet([prior_rows[i : i + 6] for i in range(0, len(prior_rows), 6)], "prior.png")
 
     # 5. The plain diffusers call, for comparison
@@ -255,6 +262,7 @@ def main(argv: list[str] | None = None) -> None:
                 "",
             )
         )
+        rows.append(("prior + decoder: the same captions in other phrasings", f"{mean(paraphrase_kept):.2f}", ""))
     rows += [
         ("seconds per variation (ours)", f"{mean(seconds):.2f}", ""),
         ("seconds per image, plain `StableUnCLIPImg2ImgPipeline(image=...)`", f"{mean(plain):.2f}", ""),

@@ -15,6 +15,7 @@ from pipelines.manager import PipelineManager
 from pipelines.models import TXT2IMG, ModelEntry
 from pipelines.png_info import parse_parameters, read_parameters
 from pipelines.samplers import Sampler
+from pipelines.shapes.tokenizer import folder_vocabulary
 from pipelines.text_to_image import TextToImageRequest, text_to_image
 
 from .components import (
@@ -62,7 +63,9 @@ def preview_every(steps: int) -> int:
 def model_note(entry: ModelEntry) -> str:
     kind = {"bundled": "bundled, runs offline", "local": "local folder", "hub": "downloaded from the Hub"}[entry.kind]
     note = f"**{entry.name}** ({kind}) · native size {entry.native_size}×{entry.native_size}"
-    if entry.vocabulary == "shapes":
+    if entry.vocabulary == "shapes" and "two" in folder_vocabulary(entry.source):
+        note += " · knows only shapes-world words: colours, shapes, places, counts (e.g. *three blue squares*)"
+    elif entry.vocabulary == "shapes":
         note += " · knows only shapes-world words: colours, shapes, places (e.g. *a red circle on the left*)"
     elif entry.description:
         note += f" · {entry.description}"

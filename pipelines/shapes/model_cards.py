@@ -34,8 +34,9 @@ def _facts(path: Path) -> str:
 
 WORLD = (
     "Trained only on the procedurally drawn *shapes world* (`pipelines/shapes/world.py`): 64x64 images of one or "
-    "two coloured shapes (6 colours, 3 shapes, 2 sizes, 9 places, 4 relations) on a pale background, drawn on "
-    "the fly from a seed. Held-out attribute combinations (16 colour-shape-place triples, 13 object pairs) never "
+    "two coloured shapes (6 colours, 3 shapes, 2 sizes, 9 places, 4 relations), or two or three copies of one "
+    "kind (models trained since the counting words), on a pale background, drawn on the fly from a seed. Held-out "
+    "attribute combinations (16 colour-shape-place triples, 13 object pairs, 6 colour-shape-count triples) never "
     "appear in a training image; the scores below are measured on them."
 )
 REPRODUCE = "python -m pipelines.shapes.train {name}\npython -m pipelines.shapes.evaluate --write"
@@ -151,6 +152,10 @@ def write_cards(assets: Path, results: dict) -> None:
             scores[f"text-to-image {key}"] = value
         for key, value in results.get("text_to_image_paraphrase", {}).items():
             scores[f"text-to-image, paraphrased prompts, {key}"] = value
+        for key, value in results.get("text_to_image_counting", {}).items():
+            scores[f"counting {key}"] = value
+        for key, value in results.get("text_to_image_counting_paraphrase", {}).items():
+            scores[f"counting, paraphrased prompts, {key}"] = value
         sd.joinpath("README.md").write_text(
             _card(
                 "shapes-sd: a tiny Stable Diffusion for the shapes world",
