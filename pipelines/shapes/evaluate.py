@@ -3,6 +3,7 @@
     python -m pipelines.shapes.evaluate            # print the table
     python -m pipelines.shapes.evaluate --write    # also write eval.json and the model cards
     python -m pipelines.shapes.evaluate --only text_to_image --seeds 4-7 --assets-dir runs/s8/unet/snapshots/step-500
+    python -m pipelines.shapes.evaluate --only counting   # the counting splits alone
 
 Two splits of the same held-out scenes: `text_to_image` (the canonical captions `describe` writes) and
 `text_to_image_paraphrase` (each written in a fixed seeded non-canonical phrasing, `world.held_out_paraphrases`),
@@ -123,13 +124,14 @@ def vae_psnr(vae_folder: Path, count: int = 256) -> float:
     return round(10 * np.log10(255**2 / mse), 2)
 
 
-PARTS = ("vae", "clip", "text_to_image", "words")
-DEFAULT_PARTS = ("vae", "clip", "text_to_image")
-SPLITS = {
-    "text_to_image": held_out_prompts,
-    "text_to_image_paraphrase": held_out_paraphrases,
-    "text_to_image_counting": held_out_counting_prompts,
-    "text_to_image_counting_paraphrase": lambda: held_out_paraphrases(prompts=held_out_counting_prompts()),
+PARTS = ("vae", "clip", "text_to_image", "counting", "words")
+DEFAULT_PARTS = ("vae", "clip", "text_to_image", "counting")
+SPLITS = {  # part -> split -> its prompts
+    "text_to_image": {"text_to_image": held_out_prompts, "text_to_image_paraphrase": held_out_paraphrases},
+    "counting": {
+        "text_to_image_counting": held_out_counting_prompts,
+        "text_to_image_counting_paraphrase": lambda: held_out_paraphrases(prompts=held_out_counting_prompts()),
+    },
 }
 
 
@@ -141,10 +143,11 @@ def evaluate(assets: Path = ASSETS, seeds=SEEDS, parts=DEFAULT_PARTS) -> dict:
     if "clip" in parts and (assets / "shapes-clip").exists():
         results["clip_retrieval_top1"] = clip_retrieval_accuracy(assets / "shapes-clip")
         results["clip_retrieval_top1_paraphrase"] = clip_retrieval_accuracy(assets / "shapes-clip", paraphrased=True)
-    if "text_to_image" in parts and (sd / "unet").exists():
+    splits = {name: prompts for part in parts for name, prompts in SPLITS.get(part, {}).items()}
+    if splits and (sd / "unet").exists():
         pipe = load_text_to_image(sd)
         pipe.set_progress_bar_config(disable=True)
-        for split, prompts in SPLITS.items():
+        for split, prompts in splits.items():
             start = time.perf_counter()
             results[split] = text_to_image_scores(pipe, prompts(), seeds)
             results[split]["seconds_per_image"] = round((time.perf_counter() - start) / results[split]["images"], 3)
