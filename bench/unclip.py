@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
         pipe(
             image=image,
             num_inference_steps=args.steps,
-            cfg_scale=args.cfg,
+            guidance_scale=args.cfg,  # diffusers' own name
             generator=torch.Generator().manual_seed(i),
         )
         plain.append(time.perf_counter() - started)
