@@ -176,12 +176,11 @@ def _write_training_facts(folder: Path, config: TrainConfig, step: int) -> None:
             facts["count_fraction"] = config.count_fraction
         if config.layout_focus:
             facts["layout_focus"] = config.layout_focus
-        if config.phrasing_share:
-            facts["phrasing_share"] = config.phrasing_share
         if config.init_synonyms:
             facts["init_synonyms"] = True
-    if config.model == "clip" and config.phrasing_share:
+    if config.phrasing_share:
         facts["phrasing_share"] = config.phrasing_share
+    if config.model == "clip" and config.phrasing_share:
         facts["trained"] = "text tower only" if config.from_release else "both towers"
     if config.started_from:
         facts = {"model": facts.pop("model"), "started_from": config.started_from, **facts}

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
+import random
 from pathlib import Path
 
 import torch
@@ -34,6 +35,7 @@ import torch.nn.functional as F
 
 from . import train as shapes_train
 from .data import draw_batch
+from .phrasing import phrase
 from .train import TrainConfig, Trainer, _write_training_facts, ema_step
 
 logger = logging.getLogger(__name__)
@@ -298,7 +300,12 @@ def train_prior(config: TrainConfig) -> None:
 
     def loss_fn(step: int):
         generator = torch.Generator().manual_seed(config.seed * 7919 + step + 77)
-        images, captions, _ = draw_batch(config.seed + 9, step, config.batch_size)
+        images, captions, examples = draw_batch(config.seed + 9, step, config.batch_size)
+        if config.phrasing_share:
+            rng = random.Random(f"phrasing {config.seed} {step}")
+            captions = [
+                phrase(e.scene, rng) if rng.random() < config.phrasing_share else c for c, e in zip(captions, examples)
+            ]
         drop = (torch.rand(len(captions), generator=generator) < config.caption_drop).tolist()
         captions = ["" if d else c for c, d in zip(captions, drop)]
         with torch.no_grad():
@@ -431,6 +438,9 @@ def main() -> None:
     parser.add_argument("--assets-dir", type=Path, default=shapes_train.ASSETS, help="where shapes-unclip goes")
     parser.add_argument("--source-dir", type=Path, default=SOURCE, help="where shapes-sd and shapes-clip are")
     parser.add_argument("--runs-dir", type=Path, default=shapes_train.RUNS)
+    parser.add_argument(
+        "--phrasing-share", type=float, default=0.0, help="prior: share of captions in a random phrasing (phrasing.py)"
+    )
     args = parser.parse_args()
     shapes_train.ASSETS, shapes_train.RUNS, SOURCE = args.assets_dir, args.runs_dir, args.source_dir
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -444,6 +454,7 @@ def main() -> None:
         config.steps = args.steps
     if args.batch_size:
         config.batch_size = args.batch_size
+    config.phrasing_share = args.phrasing_share
     (train_prior if args.model == "prior" else train_decoder)(config)
 
 
