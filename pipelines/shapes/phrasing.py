@@ -137,3 +137,12 @@ def phrase_other_than_canonical(scene: Scene, rng: random.Random) -> str:
         text = phrase(scene, rng)
         if [w for w in words_of(text) if w not in ",.-"] != canonical:
             return text
+
+
+def phrase_some(captions: list[str], scenes: list[Scene], share: float, key: str) -> list[str]:
+    """A training batch's captions with about `share` of them rewritten by `phrase` (the rest canonical), drawn from
+    a generator seeded by `key` (say, the run's seed and the step), so that a resumed run sees the same captions."""
+    if not share:
+        return captions
+    rng = random.Random(f"phrasing {key}")
+    return [phrase(scene, rng) if rng.random() < share else caption for caption, scene in zip(captions, scenes)]

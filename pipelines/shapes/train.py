@@ -20,7 +20,6 @@ import copy
 import json
 import logging
 import math
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from tqdm import tqdm
 from .checkpoint import load_checkpoint, save_checkpoint
 from .configs import clip_config, unet_config, vae_config
 from .data import draw_batch
-from .phrasing import phrase
+from .phrasing import phrase_some
 from .tokenizer import MAX_LENGTH, build_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -207,11 +206,7 @@ def train_clip(config: TrainConfig) -> None:
         images, captions, examples = draw_batch(config.seed, step, config.batch_size)
         # Identical captions in one batch are true matches, not negatives: soft targets over them.
         same = torch.tensor([[a == b for b in captions] for a in captions], dtype=torch.float32)
-        if config.phrasing_share:
-            rng = random.Random(f"phrasing {config.seed} {step}")
-            captions = [
-                phrase(e.scene, rng) if rng.random() < config.phrasing_share else c for c, e in zip(captions, examples)
-            ]
+        captions = phrase_some(captions, [e.scene for e in examples], config.phrasing_share, f"{config.seed} {step}")
         tokens = tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt")
         out = model(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask, pixel_values=images)
         targets = same / same.sum(1, keepdim=True)
@@ -380,11 +375,7 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
             two_object_fraction=config.two_object_fraction,
             count_fraction=config.count_fraction,
         )
-        if config.phrasing_share:
-            rng = random.Random(f"phrasing {config.seed} {step}")
-            captions = [
-                phrase(e.scene, rng) if rng.random() < config.phrasing_share else c for c, e in zip(captions, examples)
-            ]
+        captions = phrase_some(captions, [e.scene for e in examples], config.phrasing_share, f"{config.seed} {step}")
         drop = torch.rand(len(captions), generator=generator) < config.caption_drop
         captions = ["" if d else c for c, d in zip(captions, drop.tolist())]
         with torch.no_grad():

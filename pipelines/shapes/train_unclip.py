@@ -2,6 +2,7 @@
 
     python -m pipelines.shapes.train_unclip decoder [--minutes 75] [--threads 1]   # run again to resume
     python -m pipelines.shapes.train_unclip prior [--minutes 40] [--threads 1]
+    python -m pipelines.shapes.train_unclip decoder --from-release --phrasing-share 0.6   # its text encoder alone
     python -m pipelines.shapes.train_unclip card --scores bench/out/unclip.json     # the model card
 
 The folder is a plain `StableUnCLIPImg2ImgPipeline` (the structure of stabilityai/stable-diffusion-2-1-unclip):
@@ -27,7 +28,6 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
-import random
 from pathlib import Path
 
 import torch
@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from . import train as shapes_train
 from .data import draw_batch
-from .phrasing import phrase
+from .phrasing import phrase_some
 from .train import TrainConfig, Trainer, _write_training_facts, ema_step
 
 logger = logging.getLogger(__name__)
@@ -229,6 +229,64 @@ def train_decoder(config: TrainConfig) -> None:
     logger.info("saved %s at step %d", out, trainer.step)
 
 
+def decoder_text_config() -> TrainConfig:
+    return TrainConfig("unclip-decoder-text", steps=600, batch_size=32, lr=1e-4, ema_decay=0.998, caption_drop=0.0)
+
+
+def train_decoder_text(config: TrainConfig) -> None:
+    """Tunes the released decoder's text encoder alone on captions in other phrasings (`decoder --from-release`).
+
+    The decoder reads the caption beside z_i, through the text encoder of the `shapes-sd` it started from, which
+    knew only the canonical captions: with the prior's z_i right, "The blue box." still drew the wrong thing. The
+    UNet, VAE and image side stay frozen, so variations, interpolations and text diffs (which pass no caption) are
+    unchanged; the loss is the decoder's own, with every caption kept (a dropped one teaches the text side nothing).
+    """
+    from diffusers import DDPMScheduler, StableUnCLIPImg2ImgPipeline
+
+    from .tokenizer import MAX_LENGTH
+
+    torch.manual_seed(config.seed)
+    folder = shapes_train.ASSETS / "shapes-unclip"
+    pipe = StableUnCLIPImg2ImgPipeline.from_pretrained(folder, use_safetensors=True, dtype=torch.float32)
+    for frozen in (pipe.unet, pipe.vae, pipe.image_encoder, pipe.image_normalizer):
+        frozen.eval().requires_grad_(False)
+    text_encoder = pipe.text_encoder.train()
+    ema_text = copy.deepcopy(text_encoder).requires_grad_(False)
+    trainer = Trainer(config, {"text_encoder": text_encoder, "ema_text": ema_text}, text_encoder.parameters())
+    noise_scheduler = DDPMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000
+    )
+    snr = noise_scheduler.alphas_cumprod / (1 - noise_scheduler.alphas_cumprod)
+    scale = pipe.vae.config.scaling_factor
+
+    def loss_fn(step: int):
+        generator = torch.Generator().manual_seed(config.seed * 7919 + step + 53)
+        images, captions, examples = draw_batch(config.seed + 13, step, config.batch_size)
+        captions = phrase_some(captions, [e.scene for e in examples], config.phrasing_share, f"{config.seed} {step}")
+        n = len(captions)
+        with torch.no_grad():
+            latents = pipe.vae.encode(images).latent_dist.sample(generator) * scale
+            embeds = pipe.image_encoder(images).image_embeds
+            levels = (NOISE_LEVELS * torch.rand(n, generator=generator) ** 2).long().clamp(max=NOISE_LEVELS - 1)
+            class_labels = noised_class_labels(
+                embeds, levels, pipe.image_normalizer, pipe.image_noising_scheduler, generator
+            )
+            class_labels = class_labels * (torch.rand(n, generator=generator) >= IMAGE_DROP).float()[:, None]
+        tokens = pipe.tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids
+        noise = torch.randn(latents.shape, generator=generator)
+        t = torch.randint(0, 1000, (n,), generator=generator)
+        noisy = noise_scheduler.add_noise(latents, noise, t)
+        prediction = pipe.unet(noisy, t, text_encoder(tokens)[0], class_labels=class_labels).sample
+        weights = torch.clamp(snr[t], max=5.0) / snr[t]  # min-SNR-5, as the decoder was trained
+        loss = (weights * F.mse_loss(prediction, noise, reduction="none").mean(dim=(1, 2, 3))).mean()
+        return loss, {}
+
+    trainer.run(loss_fn, after_step=lambda: ema_step([(ema_text, text_encoder)], config.ema_decay, trainer.step))
+    ema_text.save_pretrained(folder / "text_encoder", safe_serialization=True)
+    _write_training_facts(folder / "text_encoder", config, trainer.step)
+    logger.info("saved the decoder's text encoder in %s at step %d", folder, trainer.step)
+
+
 # --- prior: caption -> z_i ----------------------------------------------------------------------------
 
 
@@ -301,11 +359,7 @@ def train_prior(config: TrainConfig) -> None:
     def loss_fn(step: int):
         generator = torch.Generator().manual_seed(config.seed * 7919 + step + 77)
         images, captions, examples = draw_batch(config.seed + 9, step, config.batch_size)
-        if config.phrasing_share:
-            rng = random.Random(f"phrasing {config.seed} {step}")
-            captions = [
-                phrase(e.scene, rng) if rng.random() < config.phrasing_share else c for c, e in zip(captions, examples)
-            ]
+        captions = phrase_some(captions, [e.scene for e in examples], config.phrasing_share, f"{config.seed} {step}")
         drop = (torch.rand(len(captions), generator=generator) < config.caption_drop).tolist()
         captions = ["" if d else c for c, d in zip(captions, drop)]
         with torch.no_grad():
@@ -439,7 +493,12 @@ def main() -> None:
     parser.add_argument("--source-dir", type=Path, default=SOURCE, help="where shapes-sd and shapes-clip are")
     parser.add_argument("--runs-dir", type=Path, default=shapes_train.RUNS)
     parser.add_argument(
-        "--phrasing-share", type=float, default=0.0, help="prior: share of captions in a random phrasing (phrasing.py)"
+        "--phrasing-share", type=float, default=0.0, help="share of captions in a random phrasing (phrasing.py)"
+    )
+    parser.add_argument(
+        "--from-release",
+        action="store_true",
+        help="decoder: tune the released decoder's text encoder alone (UNet and image side frozen)",
     )
     args = parser.parse_args()
     shapes_train.ASSETS, shapes_train.RUNS, SOURCE = args.assets_dir, args.runs_dir, args.source_dir
@@ -448,14 +507,22 @@ def main() -> None:
     if args.model == "card":
         write_card(shapes_train.ASSETS / "shapes-unclip", args.scores)
         return
-    config = prior_config() if args.model == "prior" else decoder_config()
+    if args.from_release and args.model != "decoder":
+        parser.error("--from-release goes with decoder (it tunes the released decoder's text encoder)")
+    if args.model == "prior":
+        config, train = prior_config(), train_prior
+    elif args.from_release:
+        config, train = decoder_text_config(), train_decoder_text
+        config.started_from = "the released shapes-unclip decoder; its text encoder alone tuned"
+    else:
+        config, train = decoder_config(), train_decoder
     config.minutes = args.minutes
     if args.steps:
         config.steps = args.steps
     if args.batch_size:
         config.batch_size = args.batch_size
     config.phrasing_share = args.phrasing_share
-    (train_prior if args.model == "prior" else train_decoder)(config)
+    train(config)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,28 @@ def test_clip_from_release_tunes_the_text_tower_only(assets, tmp_path):
     assert (facts["phrasing_share"], facts["trained"], facts["learning_rate"]) == (1.0, "text tower only", 1e-3)
 
 
+def test_unclip_decoder_from_release_tunes_its_text_encoder_only(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "assets" / "shapes-unclip"
+    shutil.copytree(BUNDLED / "shapes-unclip", folder)
+    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*.safetensors")}
+    command = [sys.executable, "-m", "pipelines.shapes.train_unclip", "decoder", "--from-release"]
+    command += ["--steps", "2", "--batch-size", "2", "--phrasing-share", "1"]
+    command += ["--assets-dir", str(tmp_path / "assets"), "--runs-dir", str(tmp_path / "runs")]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*.safetensors")}
+    text = Path("text_encoder/model.safetensors")
+    assert after.keys() == before.keys() and after[text] != before[text]
+    assert all(after[k] == before[k] for k in before if k != text)  # UNet, VAE, image side, prior: unchanged
+    old, new = load_file(BUNDLED / "shapes-unclip" / text), load_file(folder / text)
+    assert old.keys() == new.keys() and all(old[k].dtype == new[k].dtype == torch.float32 for k in old)
+    facts = json.loads((folder / "text_encoder" / "training.json").read_text())
+    assert (facts["model"], facts["steps"], facts["phrasing_share"]) == ("unclip-decoder-text", 2, 1.0)
+
+
 def test_zero_snr_unet_run_saves_a_v_prediction_pipeline_and_resumes(assets, tmp_path):
     from diffusers import StableDiffusionPipeline
 
