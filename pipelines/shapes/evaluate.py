@@ -64,7 +64,7 @@ def text_to_image_scores(pipe, prompts: list[str], seeds=SEEDS, steps=DEFAULT_ST
     for prompt in prompts:
         for image in generate(pipe, prompt, seeds, steps, cfg):
             verdict = judge(image, prompt)
-            group = _group(parse_caption(prompt))
+            group = skill_group(parse_caption(prompt))
             for name, ok in verdict.checks.items():
                 passed[f"{group}/{name}"].append(ok)
             passed[f"{group}/all"].append(verdict.all_correct)
@@ -73,7 +73,7 @@ def text_to_image_scores(pipe, prompts: list[str], seeds=SEEDS, steps=DEFAULT_ST
     }
 
 
-def _group(scene: Scene) -> str:
+def skill_group(scene: Scene) -> str:
     """'one' object, 'two' in a relation, or 'many' copies of one kind."""
     return "two" if scene.relation is not None else "many" if scene.object_count > 1 else "one"
 
