@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     print(
         f"model {folder.name} · {len(CASES)} prompts × {args.seeds} seeds · DPM++ 2M, {args.steps} steps, "
-        f"CFG {PaintWithWordsRequest(prompt='').cfg_scale:g} · "
+        f"CFG {PaintWithWordsRequest.cfg_scale:g} · "
         f"region = {2 * HALF}x{2 * HALF} px square of 64 · {total:.0f} s"
     )
     for i, r in enumerate(rows):
