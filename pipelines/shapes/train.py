@@ -179,8 +179,8 @@ def _write_training_facts(folder: Path, config: TrainConfig, step: int) -> None:
             facts["init_synonyms"] = True
     if config.phrasing_share:
         facts["phrasing_share"] = config.phrasing_share
-    if config.model == "clip" and config.phrasing_share:
-        facts["trained"] = "text tower only" if config.from_release else "both towers"
+        if config.model == "clip":
+            facts["trained"] = "text tower only" if config.from_release else "both towers"
     if config.started_from:
         facts = {"model": facts.pop("model"), "started_from": config.started_from, **facts}
     (folder / "training.json").write_text(json.dumps(facts, indent=2) + "\n")

@@ -2,7 +2,7 @@
 
     python -m pipelines.shapes.train_unclip decoder [--minutes 75] [--threads 1]   # run again to resume
     python -m pipelines.shapes.train_unclip prior [--minutes 40] [--threads 1]
-    python -m pipelines.shapes.train_unclip decoder --from-release --phrasing-share 0.6   # its text encoder alone
+    python -m pipelines.shapes.train_unclip decoder --from-release --phrasing-share 0.8   # its text encoder alone
     python -m pipelines.shapes.train_unclip card --scores bench/out/unclip.json     # the model card
 
 The folder is a plain `StableUnCLIPImg2ImgPipeline` (the structure of stabilityai/stable-diffusion-2-1-unclip):
@@ -132,8 +132,24 @@ def noised_class_labels(embeds, noise_levels, normalizer, noising, generator) ->
     return torch.cat([noised, sinusoid], dim=1)
 
 
+def training_class_labels(embeds, normalizer, noising, generator) -> torch.Tensor:
+    """The decoder's image input for a training batch: each z_i noised to a level drawn more often low
+    (floor(1000·u²)), and the whole vector zeroed IMAGE_DROP of the time (the unconditional input for guidance)."""
+    n = len(embeds)
+    levels = (NOISE_LEVELS * torch.rand(n, generator=generator) ** 2).long().clamp(max=NOISE_LEVELS - 1)
+    class_labels = noised_class_labels(embeds, levels, normalizer, noising, generator)
+    return class_labels * (torch.rand(n, generator=generator) >= IMAGE_DROP).float()[:, None]
+
+
+def decoder_noise_scheduler():
+    from diffusers import DDPMScheduler
+
+    # SD's own schedule, epsilon prediction: the decoder started from the stage-1 shapes-sd UNet.
+    return DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000)
+
+
 def train_decoder(config: TrainConfig) -> None:
-    from diffusers import DDIMScheduler, DDPMScheduler, StableUnCLIPImg2ImgPipeline
+    from diffusers import DDIMScheduler, StableUnCLIPImg2ImgPipeline
     from diffusers.pipelines.stable_diffusion.stable_unclip_image_normalizer import StableUnCLIPImageNormalizer
 
     from .tokenizer import MAX_LENGTH
@@ -153,9 +169,7 @@ def train_decoder(config: TrainConfig) -> None:
     normalizer.requires_grad_(False)
     noising = image_noising_scheduler()
     ema_unet = copy.deepcopy(unet).requires_grad_(False)
-    noise_scheduler = DDPMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000
-    )
+    noise_scheduler = decoder_noise_scheduler()
     snr = noise_scheduler.alphas_cumprod / (1 - noise_scheduler.alphas_cumprod)
     new = [p for n, p in unet.named_parameters() if n.startswith("class_embedding.")]
     old = [p for n, p in unet.named_parameters() if not n.startswith("class_embedding.")]
@@ -173,12 +187,8 @@ def train_decoder(config: TrainConfig) -> None:
         n = len(captions)
         with torch.no_grad():
             latents = vae.encode(images).latent_dist.sample(generator) * scale
-            embeds = image_encoder(images).image_embeds
-            # 1. noise level per example, more often low: floor(1000·u²)
-            levels = (NOISE_LEVELS * torch.rand(n, generator=generator) ** 2).long().clamp(max=NOISE_LEVELS - 1)
-            class_labels = noised_class_labels(embeds, levels, normalizer, noising, generator)
-            keep_image = (torch.rand(n, generator=generator) >= IMAGE_DROP).float()[:, None]
-            class_labels = class_labels * keep_image
+            # 1. z_i noised to a random level per example, the whole vector zeroed sometimes
+            class_labels = training_class_labels(image_encoder(images).image_embeds, normalizer, noising, generator)
             # 2. caption mostly dropped: empty-prompt context
             drop = torch.rand(n, generator=generator) < config.caption_drop
             tokens = tokenizer(
@@ -246,7 +256,7 @@ def train_decoder_text(config: TrainConfig) -> None:
     on the empty prompt (guidance's unconditional input) as before (distillation; the decoder's own denoising loss,
     tried first, moved the text side too little to help). The UNet, VAE and image side stay frozen.
     """
-    from diffusers import DDPMScheduler, StableUnCLIPImg2ImgPipeline
+    from diffusers import StableUnCLIPImg2ImgPipeline
 
     from .tokenizer import MAX_LENGTH
 
@@ -259,9 +269,7 @@ def train_decoder_text(config: TrainConfig) -> None:
     teacher = copy.deepcopy(text_encoder).eval().requires_grad_(False)
     ema_text = copy.deepcopy(text_encoder).requires_grad_(False)
     trainer = Trainer(config, {"text_encoder": text_encoder, "ema_text": ema_text}, text_encoder.parameters())
-    noise_scheduler = DDPMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000
-    )
+    noise_scheduler = decoder_noise_scheduler()
     scale = pipe.vae.config.scaling_factor
 
     def tokens(captions: list[str]) -> torch.Tensor:
@@ -276,12 +284,9 @@ def train_decoder_text(config: TrainConfig) -> None:
         captions, phrased = (["" if d else c for c, d in zip(texts, drop)] for texts in (captions, phrased))
         with torch.no_grad():
             latents = pipe.vae.encode(images).latent_dist.sample(generator) * scale
-            embeds = pipe.image_encoder(images).image_embeds
-            levels = (NOISE_LEVELS * torch.rand(n, generator=generator) ** 2).long().clamp(max=NOISE_LEVELS - 1)
-            class_labels = noised_class_labels(
-                embeds, levels, pipe.image_normalizer, pipe.image_noising_scheduler, generator
+            class_labels = training_class_labels(
+                pipe.image_encoder(images).image_embeds, pipe.image_normalizer, pipe.image_noising_scheduler, generator
             )
-            class_labels = class_labels * (torch.rand(n, generator=generator) >= IMAGE_DROP).float()[:, None]
             t = torch.randint(0, 1000, (n,), generator=generator)
             noisy = noise_scheduler.add_noise(latents, torch.randn(latents.shape, generator=generator), t)
             target = pipe.unet(noisy, t, teacher(tokens(captions))[0], class_labels=class_labels).sample
@@ -475,15 +480,12 @@ def write_card(folder: Path, scores_path: Path | None) -> None:
 
     scores = json.loads(scores_path.read_text()) if scores_path and scores_path.exists() else {"title": "", "rows": []}
     config = decoder_config()
-    prior_text, more_facts = NO_PRIOR, ""
-    if (folder / "prior" / "config.json").is_file():
-        prior_text = PRIOR.format(parameters=_parameters(folder / "prior"))
-        more_facts = "\nPrior:\n\n| fact | value |\n|---|---|\n" + _facts(folder / "prior" / "training.json") + "\n"
+    has_prior = (folder / "prior" / "config.json").is_file()
+    prior_text = PRIOR.format(parameters=_parameters(folder / "prior")) if has_prior else NO_PRIOR
+    sections = [("Prior", folder / "prior" / "training.json")] if has_prior else []
     if (folder / "text_encoder" / "training.json").is_file():
-        text_facts = _facts(folder / "text_encoder" / "training.json")
-        more_facts += (
-            "\nDecoder text encoder (tuned on other phrasings):\n\n| fact | value |\n|---|---|\n" + text_facts + "\n"
-        )
+        sections.append(("Decoder text encoder (tuned on other phrasings)", folder / "text_encoder" / "training.json"))
+    more_facts = "".join(f"\n{title}:\n\n| fact | value |\n|---|---|\n{_facts(path)}\n" for title, path in sections)
     text = CARD.format(
         prior_text=prior_text,
         more_facts=more_facts,
