@@ -32,6 +32,14 @@ def _facts(path: Path) -> str:
     return "\n".join(f"| {k} | {v} |" for k, v in facts.items())
 
 
+def facts_sections(sections: list[tuple[str, Path]]) -> str:
+    """The training-facts tables of a model's parts trained apart from its UNet ("Prior", a tuned text encoder),
+    each under its title; only the parts whose `training.json` exists."""
+    return "".join(
+        f"\n{title}:\n\n| fact | value |\n|---|---|\n{_facts(path)}\n" for title, path in sections if path.is_file()
+    )
+
+
 WORLD = (
     "Trained only on the procedurally drawn *shapes world* (`pipelines/shapes/world.py`): 64x64 images of one or "
     "two coloured shapes (6 colours, 3 shapes, 2 sizes, 9 places, 4 relations), or two or three copies of one "
@@ -39,7 +47,9 @@ WORLD = (
     "attribute combinations (16 colour-shape-place triples, 13 object pairs, 6 colour-shape-count triples) never "
     "appear in a training image; the scores below are measured on them."
 )
-REPRODUCE = "python -m pipelines.shapes.train {name}\npython -m pipelines.shapes.evaluate --write"
+
+
+EVALUATE = "python -m pipelines.shapes.evaluate --write"
 
 
 SD_LIMITS = """## History and limits (as released)
@@ -95,7 +105,19 @@ much less often. The earlier release, fine-tuned from the stage-1 (epsilon) UNet
 mask 68 % of the time on the same bench."""
 
 
-def _card(title: str, body: str, name: str, folder: Path, facts: Path, scores: dict, limits: str = "") -> str:
+def _card(
+    title: str,
+    body: str,
+    trained: list[str],
+    folder: Path,
+    facts: Path,
+    scores: dict,
+    limits: str = "",
+    more_facts: str = "",
+) -> str:
+    """`trained`: the `train` runs that made the model, in order (their `runs/<model>` folders resume them)."""
+    reproduce = "\n".join([*(f"python -m pipelines.shapes.train {model}" for model in trained), EVALUATE])
+    resumable = " and ".join(f"`runs/{model}/checkpoint.safetensors`" for model in trained)
     score_rows = "\n".join(f"| {k} | {v} |" for k, v in scores.items()) or "| (not evaluated) | |"
     return f"""---
 license: mit
@@ -115,10 +137,10 @@ Parameters: {_parameters(folder):,} (all weights as safetensors).
 | fact | value |
 |---|---|
 {_facts(facts)}
-
-Reproduce (seeded, resumable from `runs/{name}/checkpoint.safetensors`):
+{more_facts}
+Reproduce (seeded, resumable from {resumable}):
 ```
-{REPRODUCE.format(name=name)}
+{reproduce}
 ```
 
 ## Scores (`python -m pipelines.shapes.evaluate`)
@@ -132,6 +154,9 @@ Reproduce (seeded, resumable from `runs/{name}/checkpoint.safetensors`):
 
 def write_cards(assets: Path, results: dict) -> None:
     clip, sd, inpaint = assets / "shapes-clip", assets / "shapes-sd", assets / "shapes-sd-inpaint"
+    # a text encoder tuned alone after its UNet (`train text`) records its own facts
+    sd_text, inpaint_text = sd / "text_encoder" / "training.json", inpaint / "text_encoder" / "training.json"
+    tuned_title = "Text encoder, then tuned alone to read other phrasings as the canonical captions (`train text`)"
     if clip.exists():
         clip.joinpath("README.md").write_text(
             _card(
@@ -144,7 +169,7 @@ def write_cards(assets: Path, results: dict) -> None:
                 "It is the studio's CLIP scorer, CLIP-guidance model and image embedder; its text tower initialises "
                 "the text encoder of `shapes-sd`. Load: `CLIPModel.from_pretrained(folder)`, "
                 "`AutoTokenizer.from_pretrained(folder)`.",
-                "clip",
+                ["clip"],
                 clip,
                 clip / "training.json",
                 {
@@ -170,7 +195,13 @@ def write_cards(assets: Path, results: dict) -> None:
                 "A plain `StableDiffusionPipeline` folder: `UNet2DConditionModel` (blocks 64/128/128, fp16 "
                 "weights, cross-attention at 16x16 and 8x8 latents, context width 128), `AutoencoderKL` (4x "
                 "downsampling, 4 latent channels, blocks 16/32/64), `CLIPTextModel` text encoder (initialised "
-                "from `shapes-clip`, fine-tuned with the UNet), word-level tokenizer, DPM++ 2M scheduler, no "
+                "from `shapes-clip`, fine-tuned with the UNet"
+                + (
+                    "; then tuned alone, the UNet frozen, to read other phrasings as it reads the canonical captions"
+                    if sd_text.is_file()
+                    else ""
+                )
+                + "), word-level tokenizer, DPM++ 2M scheduler, no "
                 "safety checker. Native size 64x64. Trained with the caption dropped 15 % of the time, so "
                 "classifier-free guidance works; EMA weights; zero-terminal-SNR noise schedule with v-prediction "
                 "(min-SNR-5 weights floored at 1). Text-to-image scores use "
@@ -179,7 +210,7 @@ def write_cards(assets: Path, results: dict) -> None:
                 "(`world.held_out_paraphrases()`: synonyms, other prepositions and articles, 'left of', the converse "
                 "relation, capitals, punctuation). Loads with no code of ours: "
                 "`StableDiffusionPipeline.from_pretrained(folder)`.",
-                "unet",
+                ["unet", *(["text"] if sd_text.is_file() else [])],
                 sd,
                 sd / "unet" / "training.json",
                 scores,
@@ -193,6 +224,7 @@ def write_cards(assets: Path, results: dict) -> None:
                     two_colour=t2i.get("two/colour", "n/a"),
                     two_shape=t2i.get("two/shape", "n/a"),
                 ),
+                facts_sections([(tuned_title, sd_text)]),
             )
         )
     if inpaint.exists():
@@ -203,10 +235,11 @@ def write_cards(assets: Path, results: dict) -> None:
                 "channels (mask, masked-image latents), fine-tuned with GLIDE's random erasing (10 % full masks, 45 % "
                 "random rectangles, 45 % one object's box plus a margin). VAE, text encoder and tokenizer are those "
                 "of the `shapes-sd` it was fine-tuned from.",
-                "inpaint",
+                ["inpaint", *(["inpaint-text"] if inpaint_text.is_file() else [])],
                 inpaint,
                 inpaint / "unet" / "training.json",
                 {k: v for k, v in results.get("inpaint", {}).items()},
                 INPAINT_LIMITS,
+                facts_sections([(tuned_title, inpaint_text)]),
             )
         )

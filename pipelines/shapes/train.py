@@ -4,6 +4,8 @@
     python -m pipelines.shapes.train vae      # autoencoder                  -> assets/models/shapes-sd/vae
     python -m pipelines.shapes.train unet     # text-to-image UNet, text encoder tuned -> assets/models/shapes-sd
     python -m pipelines.shapes.train inpaint  # 9-channel inpainting UNet    -> assets/models/shapes-sd-inpaint
+    python -m pipelines.shapes.train text     # shapes-sd's text encoder alone, to read other phrasings
+    python -m pipelines.shapes.train inpaint-text  # the same for shapes-sd-inpaint's text encoder
 
 Each run is seeded and resumable: it checkpoints to `runs/<model>/checkpoint.safetensors` every few
 minutes and continues from there when started again. `--minutes` bounds the wall time of one run;
@@ -22,6 +24,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -67,6 +70,10 @@ DEFAULTS = {
     "vae": TrainConfig("vae", steps=1500, batch_size=16, lr=1e-3),
     "unet": TrainConfig("unet", steps=4000, batch_size=64, lr=3e-4),
     "inpaint": TrainConfig("inpaint", steps=1500, batch_size=64, lr=2e-4),
+    # caption_drop: the share of empty captions, so that the empty prompt (guidance's unconditional input) keeps its
+    # reading too
+    "text": TrainConfig("text", steps=600, batch_size=32, lr=1e-4, ema_decay=0.998, caption_drop=0.15),
+    "inpaint-text": TrainConfig("inpaint-text", steps=600, batch_size=32, lr=1e-4, ema_decay=0.998, caption_drop=0.15),
 }
 
 
@@ -166,7 +173,7 @@ def _write_training_facts(folder: Path, config: TrainConfig, step: int) -> None:
         "hardware": f"{'CUDA' if torch.cuda.is_available() else 'CPU'}, {torch.get_num_threads()} threads",
         "torch": torch.__version__,
     }
-    if config.model in ("unet", "inpaint"):
+    if config.model in ("unet", "inpaint", "text", "inpaint-text"):
         facts["caption_drop"] = config.caption_drop
         facts["ema_decay"] = config.ema_decay
         facts["zero_terminal_snr_v_prediction"] = config.zero_snr
@@ -411,6 +418,77 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
     _save_sd_folder(ema_unet, ema_text, vae, tokenizer, config, trainer.step, inpaint)
 
 
+def read_as_canonical_loss(
+    predict, teacher, student, tokens, latents, canonical, phrased, t, noise_scheduler, generator
+):
+    """Distillation that teaches `student`, a text encoder, to read each phrasing as `teacher` reads the canonical
+    caption: the frozen denoiser's prediction `predict(noisy, t, context)` from the teacher's reading of `canonical`
+    is the target for its prediction from the student's reading of `phrased`, on the same noisy latents."""
+    with torch.no_grad():
+        noisy = noise_scheduler.add_noise(latents, torch.randn(latents.shape, generator=generator), t)
+        target = predict(noisy, t, teacher(tokens(canonical))[0])
+    return F.mse_loss(predict(noisy, t, student(tokens(phrased))[0]), target)
+
+
+def train_text(config: TrainConfig, inpaint: bool = False) -> None:
+    """Tunes the released `shapes-sd`'s text encoder alone (`inpaint`: `shapes-sd-inpaint`'s) to read other
+    phrasings as it reads the canonical caption, by distillation (`read_as_canonical_loss`); the UNet and VAE stay
+    frozen, so every canonical caption keeps its picture. Trained jointly with the UNet on phrased captions, the
+    model drew paraphrased pairs of objects right 0.76 of the time against 0.88 canonical: the UNet's words were
+    learned on the canonical captions and other phrasings reached it less sharply."""
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    torch.manual_seed(config.seed)
+    folder = ASSETS / ("shapes-sd-inpaint" if inpaint else "shapes-sd")
+    vae = AutoencoderKL.from_pretrained(folder / "vae", use_safetensors=True).eval().requires_grad_(False)
+    unet = UNet2DConditionModel.from_pretrained(folder / "unet", use_safetensors=True, dtype=torch.float32)
+    unet.eval().requires_grad_(False)
+    text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", use_safetensors=True).train()
+    teacher = copy.deepcopy(text_encoder).eval().requires_grad_(False)
+    ema_text = copy.deepcopy(text_encoder).requires_grad_(False)
+    tokenizer = build_tokenizer()
+    trainer = Trainer(config, {"text_encoder": text_encoder, "ema_text": ema_text}, text_encoder.parameters())
+    config.zero_snr = release_uses_zero_snr(folder)
+    noise_scheduler = DDPMScheduler(**_schedule(config.zero_snr))
+    scale = vae.config.scaling_factor
+
+    def tokens(captions: list[str]) -> torch.Tensor:
+        return tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids
+
+    def loss_fn(step: int):
+        generator = torch.Generator().manual_seed(config.seed * 7919 + step + 71)
+        images, captions, examples = draw_batch(
+            config.seed + 29,
+            step,
+            config.batch_size,
+            two_object_fraction=config.two_object_fraction,
+            count_fraction=config.count_fraction,
+        )
+        phrased = phrase_some(captions, [e.scene for e in examples], config.phrasing_share, f"{config.seed} {step}")
+        drop = (torch.rand(len(captions), generator=generator) < config.caption_drop).tolist()
+        captions, phrased = (["" if d else c for c, d in zip(texts, drop)] for texts in (captions, phrased))
+        with torch.no_grad():
+            latents = vae.encode(images).latent_dist.sample(generator) * scale
+        predict = lambda noisy, t, context: unet(noisy, t, context).sample  # noqa: E731
+        if inpaint:
+            masks = _random_masks(step, [e.layout for e in examples], images.shape[-1])
+            with torch.no_grad():
+                masked = vae.encode(images * (masks < 0.5)).latent_dist.mode() * scale
+            extra = torch.cat([F.interpolate(masks, size=latents.shape[-2:]), masked], dim=1)
+            predict = lambda noisy, t, context: unet(torch.cat([noisy, extra], dim=1), t, context).sample  # noqa: E731
+        t = sample_timesteps(len(captions), generator, config.layout_focus)
+        loss = read_as_canonical_loss(
+            predict, teacher, text_encoder, tokens, latents, captions, phrased, t, noise_scheduler, generator
+        )
+        return loss, {}
+
+    trainer.run(loss_fn, after_step=lambda: ema_step([(ema_text, text_encoder)], config.ema_decay, trainer.step))
+    ema_text.save_pretrained(folder / "text_encoder", safe_serialization=True)
+    _write_training_facts(folder / "text_encoder", config, trainer.step)
+    logger.info("saved %s's text encoder at step %d", folder.name, trainer.step)
+
+
 def init_synonym_embeddings(text_encoder, tokenizer) -> list[str]:
     """Copies each synonym's token embedding from the word it folds into (`grammar.SYNONYMS`: "box" from "square",
     "beneath" from "below"...), and "one" from "a". Only words that `describe` never writes are touched, so the
@@ -540,9 +618,15 @@ def main() -> None:
     config.init_synonyms = args.init_synonyms
     config.snapshot_every = args.snapshot_every
     config.started_from = args.started_from
-    {"clip": train_clip, "vae": train_vae, "unet": train_unet, "inpaint": lambda c: train_unet(c, inpaint=True)}[
-        args.model
-    ](config)
+    trainers = {
+        "clip": train_clip,
+        "vae": train_vae,
+        "unet": train_unet,
+        "inpaint": partial(train_unet, inpaint=True),
+        "text": train_text,
+        "inpaint-text": partial(train_text, inpaint=True),
+    }
+    trainers[args.model](config)
 
 
 if __name__ == "__main__":

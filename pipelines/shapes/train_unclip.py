@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from . import train as shapes_train
 from .data import draw_batch
 from .phrasing import phrase_some
-from .train import TrainConfig, Trainer, _write_training_facts, ema_step
+from .train import TrainConfig, Trainer, _write_training_facts, ema_step, read_as_canonical_loss
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +254,8 @@ def train_decoder_text(config: TrainConfig) -> None:
     drew it right when the decoder was handed "a blue square"). So the target is exactly that: the frozen decoder's
     prediction with the original text encoder on the canonical caption, for the tuned one on any phrasing of it, and
     on the empty prompt (guidance's unconditional input) as before (distillation; the decoder's own denoising loss,
-    tried first, moved the text side too little to help). The UNet, VAE and image side stay frozen.
+    tried first, moved the text side too little to help; `read_as_canonical_loss`). The UNet, VAE and image side stay
+    frozen.
     """
     from diffusers import StableUnCLIPImg2ImgPipeline
 
@@ -288,10 +289,11 @@ def train_decoder_text(config: TrainConfig) -> None:
                 pipe.image_encoder(images).image_embeds, pipe.image_normalizer, pipe.image_noising_scheduler, generator
             )
             t = torch.randint(0, 1000, (n,), generator=generator)
-            noisy = noise_scheduler.add_noise(latents, torch.randn(latents.shape, generator=generator), t)
-            target = pipe.unet(noisy, t, teacher(tokens(captions))[0], class_labels=class_labels).sample
-        prediction = pipe.unet(noisy, t, text_encoder(tokens(phrased))[0], class_labels=class_labels).sample
-        return F.mse_loss(prediction, target), {}
+        predict = lambda noisy, t, context: pipe.unet(noisy, t, context, class_labels=class_labels).sample  # noqa: E731
+        loss = read_as_canonical_loss(
+            predict, teacher, text_encoder, tokens, latents, captions, phrased, t, noise_scheduler, generator
+        )
+        return loss, {}
 
     trainer.run(loss_fn, after_step=lambda: ema_step([(ema_text, text_encoder)], config.ema_decay, trainer.step))
     ema_text.save_pretrained(folder / "text_encoder", safe_serialization=True)
@@ -476,16 +478,18 @@ def write_card(folder: Path, scores_path: Path | None) -> None:
     """Writes `folder/README.md` from its training facts and the benchmark's JSON."""
     import json
 
-    from .model_cards import WORLD, _facts, _parameters
+    from .model_cards import WORLD, _facts, _parameters, facts_sections
 
     scores = json.loads(scores_path.read_text()) if scores_path and scores_path.exists() else {"title": "", "rows": []}
     config = decoder_config()
     has_prior = (folder / "prior" / "config.json").is_file()
     prior_text = PRIOR.format(parameters=_parameters(folder / "prior")) if has_prior else NO_PRIOR
-    sections = [("Prior", folder / "prior" / "training.json")] if has_prior else []
-    if (folder / "text_encoder" / "training.json").is_file():
-        sections.append(("Decoder text encoder (tuned on other phrasings)", folder / "text_encoder" / "training.json"))
-    more_facts = "".join(f"\n{title}:\n\n| fact | value |\n|---|---|\n{_facts(path)}\n" for title, path in sections)
+    more_facts = facts_sections(
+        [
+            ("Prior", folder / "prior" / "training.json"),
+            ("Decoder text encoder (tuned on other phrasings)", folder / "text_encoder" / "training.json"),
+        ]
+    )
     text = CARD.format(
         prior_text=prior_text,
         more_facts=more_facts,

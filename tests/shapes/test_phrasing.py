@@ -201,3 +201,37 @@ def test_a_grown_vocabulary_keeps_known_words_and_starts_plurals_from_their_sing
     counted = tokenizer(["two red circles"], return_tensors="pt").input_ids
     assert tokenizer.unk_token_id not in counted[0] and int(counted.max()) < len(tokenizer)
     after(counted)  # every id has a row
+
+
+def test_reading_a_phrasing_as_its_canonical_caption_costs_nothing_only_when_the_readings_agree():
+    import copy
+
+    import torch
+    from diffusers import DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    from pipelines.shapes.train import read_as_canonical_loss
+
+    folder = "assets/models/shapes-sd"
+    unet = UNet2DConditionModel.from_pretrained(f"{folder}/unet").eval().requires_grad_(False)
+    teacher = CLIPTextModel.from_pretrained(f"{folder}/text_encoder").requires_grad_(False)
+    student = copy.deepcopy(teacher).requires_grad_(True)
+    tokenizer = build_tokenizer()
+
+    def tokens(captions):
+        return tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids
+
+    def loss(canonical, phrased):
+        generator = torch.Generator().manual_seed(0)
+        latents, t = torch.randn(2, 4, 16, 16, generator=generator), torch.tensor([900, 300])
+        predict = lambda noisy, t, context: unet(noisy, t, context).sample  # noqa: E731
+        args = (latents, canonical, phrased, t, DDPMScheduler(), generator)
+        return read_as_canonical_loss(predict, teacher, student, tokens, *args)
+
+    canonical = ["a red circle at the top left", "a blue square left of a green triangle"]
+    assert loss(canonical, canonical).item() == 0.0
+    different = loss(canonical, ["The red circle in the upper left corner.", "green triangle right of a blue box"])
+    assert different.item() > 0.0
+    different.backward()
+    assert student.get_input_embeddings().weight.grad.abs().sum() > 0  # only the student learns
+    assert all(p.grad is None for p in [*teacher.parameters(), *unet.parameters()])

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.shapes.model_cards import write_cards
+
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "assets" / "models"
 
@@ -86,6 +88,31 @@ def test_unclip_decoder_from_release_tunes_its_text_encoder_only(tmp_path):
     assert old.keys() == new.keys() and all(old[k].dtype == new[k].dtype == torch.float32 for k in old)
     facts = json.loads((folder / "text_encoder" / "training.json").read_text())
     assert (facts["model"], facts["steps"], facts["phrasing_share"]) == ("unclip-decoder-text", 2, 1.0)
+
+
+@pytest.mark.parametrize("release", ["shapes-sd", "shapes-sd-inpaint"])
+def test_text_run_tunes_the_released_text_encoder_only(release, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "assets" / release
+    shutil.copytree(BUNDLED / release, folder)
+    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*.safetensors")}
+    model = "inpaint-text" if release == "shapes-sd-inpaint" else "text"
+    _train(model, tmp_path / "assets", tmp_path / "runs", "--steps", "2", "--phrasing-share", "1")
+    after = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*.safetensors")}
+    text = Path("text_encoder/model.safetensors")
+    assert after.keys() == before.keys() and after[text] != before[text]
+    assert all(after[k] == before[k] for k in before if k != text)  # UNet and VAE: unchanged
+    old, new = load_file(BUNDLED / release / text), load_file(folder / text)
+    assert old.keys() == new.keys() and all(old[k].dtype == new[k].dtype == torch.float32 for k in old)
+    facts = json.loads((folder / "text_encoder" / "training.json").read_text())
+    assert (facts["model"], facts["steps"], facts["zero_terminal_snr_v_prediction"]) == (model, 2, True)
+    assert (tmp_path / "runs" / model / "checkpoint.safetensors").is_file()
+    write_cards(tmp_path / "assets", {})
+    card = (folder / "README.md").read_text()
+    assert f"python -m pipelines.shapes.train {model}\n" in card and "tuned alone to read other phrasings" in card
+    assert f"`runs/{model}/checkpoint.safetensors`" in card
 
 
 def test_zero_snr_unet_run_saves_a_v_prediction_pipeline_and_resumes(assets, tmp_path):
