@@ -192,3 +192,17 @@ def test_layout_focus_draws_that_share_of_timesteps_from_the_noisiest(focus):
         focus + (1 - focus) * uniform_share, abs=0.01
     )
     assert int(t.min()) >= 0 and int(t.max()) <= 999
+
+
+def test_inpaint_text_run_refuses_counts_its_unet_never_learned(tmp_path):
+    from pipelines.shapes.tokenizer import build_tokenizer
+
+    config = json.loads((BUNDLED / "shapes-sd-inpaint" / "text_encoder" / "config.json").read_text())
+    if config["vocab_size"] >= len(build_tokenizer()):
+        pytest.skip("the released inpainting model has learned the counting words")
+    shutil.copytree(BUNDLED / "shapes-sd-inpaint", tmp_path / "assets" / "shapes-sd-inpaint")
+    command = [sys.executable, "-m", "pipelines.shapes.train", "inpaint-text", "--steps", "1", "--batch-size", "2"]
+    command += ["--count-fraction", "0.5", "--assets-dir", str(tmp_path / "assets"), "--runs-dir", str(tmp_path)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "predates the counting words" in done.stderr
+    assert "Traceback" not in done.stderr
