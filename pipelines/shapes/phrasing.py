@@ -139,10 +139,34 @@ def phrase_other_than_canonical(scene: Scene, rng: random.Random) -> str:
             return text
 
 
-def phrase_some(captions: list[str], scenes: list[Scene], share: float, key: str) -> list[str]:
+CONVERSE = {
+    "above": "below",
+    "below": "above",
+    "to the left of": "to the right of",
+    "to the right of": "to the left of",
+}
+
+
+def converse(scene: Scene) -> Scene:
+    """The same picture said the other way round: "b below a" for "a above b" (a scene of one kind: itself)."""
+    return Scene(scene.objects[::-1], CONVERSE[scene.relation]) if scene.relation is not None else scene
+
+
+def phrase_some(
+    captions: list[str], scenes: list[Scene], share: float, key: str, converse_share: float = 0.0
+) -> list[str]:
     """A training batch's captions with about `share` of them rewritten by `phrase` (the rest canonical), drawn from
-    a generator seeded by `key` (say, the run's seed and the step), so that a resumed run sees the same captions."""
+    a generator seeded by `key` (say, the run's seed and the step), so that a resumed run sees the same captions.
+    `converse_share` of the rewritten pairs are said the other way round (`converse`): the same picture, though not
+    the same `Scene`."""
     if not share:
         return captions
     rng = random.Random(f"phrasing {key}")
-    return [phrase(scene, rng) if rng.random() < share else caption for caption, scene in zip(captions, scenes)]
+    phrased = []
+    for caption, scene in zip(captions, scenes):
+        if rng.random() < share:
+            if converse_share and scene.relation is not None and rng.random() < converse_share:
+                scene = converse(scene)
+            caption = phrase(scene, rng)
+        phrased.append(caption)
+    return phrased

@@ -478,7 +478,10 @@ def train_text(config: TrainConfig, inpaint: bool = False) -> None:
             two_object_fraction=config.two_object_fraction,
             count_fraction=config.count_fraction,
         )
-        phrased = phrase_some(captions, [e.scene for e in examples], config.phrasing_share, f"{config.seed} {step}")
+        # Half the phrased pairs are said the other way round ("b below a" read as "a above b"), as people do: the
+        # teacher's canonical reading says what picture they ask for.
+        scenes = [e.scene for e in examples]
+        phrased = phrase_some(captions, scenes, config.phrasing_share, f"{config.seed} {step}", converse_share=0.5)
         drop = (torch.rand(len(captions), generator=generator) < config.caption_drop).tolist()
         captions, phrased = (["" if d else c for c, d in zip(texts, drop)] for texts in (captions, phrased))
         with torch.no_grad():

@@ -181,12 +181,6 @@ def held_out_counting_prompts() -> list[str]:
 
 
 PARAPHRASE_SEED = 17
-CONVERSE = {
-    "above": "below",
-    "below": "above",
-    "to the left of": "to the right of",
-    "to the right of": "to the left of",
-}
 
 
 def held_out_paraphrases(seed: int = PARAPHRASE_SEED, prompts: list[str] | None = None) -> list[str]:
@@ -194,7 +188,7 @@ def held_out_paraphrases(seed: int = PARAPHRASE_SEED, prompts: list[str] | None 
     and articles or none, "left of", fillers, capitals, punctuation ("Violet box at the lower right corner.").
     Same pictures asked for, in the same order, as `held_out_prompts()` (or `prompts`), so the two splits compare
     skill by skill."""
-    from .phrasing import phrase_other_than_canonical
+    from .phrasing import converse, phrase_other_than_canonical
 
     rng = random.Random(seed)
     paraphrases = []
@@ -202,6 +196,6 @@ def held_out_paraphrases(seed: int = PARAPHRASE_SEED, prompts: list[str] | None 
         scene = parse_caption(prompt)
         # Half the pairs are said the other way round, which asks for the same picture: "b below a" for "a above b".
         if scene.relation is not None and rng.random() < 0.5:
-            scene = Scene(scene.objects[::-1], CONVERSE[scene.relation])
+            scene = converse(scene)
         paraphrases.append(phrase_other_than_canonical(scene, rng))
     return paraphrases
