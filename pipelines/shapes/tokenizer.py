@@ -43,3 +43,8 @@ def folder_vocabulary(folder: str) -> frozenset[str]:
             vocab = json.loads(path.read_text())["model"]["vocab"]
             return frozenset(vocab) - {PAD, UNK, BOS, EOS}
     return frozenset(VOCABULARY)  # a folder without a word-level tokenizer: the grammar's words are the best guess
+
+
+def token_ids(tokenizer, captions: list[str]):
+    """The captions' token ids, padded to MAX_LENGTH: what a text encoder of the family reads (a torch tensor)."""
+    return tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids

@@ -23,7 +23,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -35,7 +35,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .configs import clip_config, unet_config, vae_config
 from .data import draw_batch
 from .phrasing import phrase_some
-from .tokenizer import MAX_LENGTH, build_tokenizer
+from .tokenizer import MAX_LENGTH, build_tokenizer, token_ids
 
 logger = logging.getLogger(__name__)
 ASSETS = Path("assets/models")  # where released models go; --assets-dir overrides (tests)
@@ -74,8 +74,8 @@ DEFAULTS = {
     # caption_drop: the share of empty captions, so that the empty prompt (guidance's unconditional input) keeps its
     # reading too
     "text": TrainConfig("text", steps=600, batch_size=32, lr=1e-4, ema_decay=0.998, caption_drop=0.15),
-    "inpaint-text": TrainConfig("inpaint-text", steps=600, batch_size=32, lr=1e-4, ema_decay=0.998, caption_drop=0.15),
 }
+DEFAULTS["inpaint-text"] = replace(DEFAULTS["text"], model="inpaint-text")
 
 
 def _lr_lambda(warmup: int, total: int):
@@ -390,8 +390,7 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
         captions = ["" if d else c for c, d in zip(captions, drop.tolist())]
         with torch.no_grad():
             latents = vae.encode(images).latent_dist.sample(generator) * scale
-        tokens = tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids
-        context = text_encoder(tokens)[0]
+        context = text_encoder(token_ids(tokenizer, captions))[0]
         noise = torch.randn(latents.shape, generator=generator)
         # (draws the same numbers as the HIGH_T environment variable that stood in for --layout-focus before)
         t = sample_timesteps(len(captions), generator, config.layout_focus)
@@ -421,16 +420,15 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
     _save_sd_folder(ema_unet, ema_text, vae, tokenizer, config, trainer.step, inpaint)
 
 
-def read_as_canonical_loss(
-    predict, teacher, student, tokens, latents, canonical, phrased, t, noise_scheduler, generator
-):
-    """Distillation that teaches `student`, a text encoder, to read each phrasing as `teacher` reads the canonical
-    caption: the frozen denoiser's prediction `predict(noisy, t, context)` from the teacher's reading of `canonical`
-    is the target for its prediction from the student's reading of `phrased`, on the same noisy latents."""
+def read_as_canonical_loss(predict, canonical_context, phrased_context, latents, t, noise_scheduler, generator):
+    """Distillation that teaches a text encoder to read each phrasing as the original encoder reads the canonical
+    caption: the frozen denoiser's prediction `predict(noisy, t, context)` from `canonical_context` (the original
+    encoder's reading of the canonical caption) is the target for its prediction from `phrased_context` (the tuned
+    encoder's reading of the phrasing), on the same noisy latents."""
     with torch.no_grad():
         noisy = noise_scheduler.add_noise(latents, torch.randn(latents.shape, generator=generator), t)
-        target = predict(noisy, t, teacher(tokens(canonical))[0])
-    return F.mse_loss(predict(noisy, t, student(tokens(phrased))[0]), target)
+        target = predict(noisy, t, canonical_context)
+    return F.mse_loss(predict(noisy, t, phrased_context), target)
 
 
 def train_text(config: TrainConfig, inpaint: bool = False) -> None:
@@ -467,9 +465,6 @@ def train_text(config: TrainConfig, inpaint: bool = False) -> None:
     noise_scheduler = DDPMScheduler(**_schedule(config.zero_snr))
     scale = vae.config.scaling_factor
 
-    def tokens(captions: list[str]) -> torch.Tensor:
-        return tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids
-
     def loss_fn(step: int):
         generator = torch.Generator().manual_seed(config.seed * 7919 + step + 71)
         images, captions, examples = draw_batch(
@@ -495,14 +490,13 @@ def train_text(config: TrainConfig, inpaint: bool = False) -> None:
             extra = torch.cat([F.interpolate(masks, size=latents.shape[-2:]), masked], dim=1)
             predict = lambda noisy, t, context: unet(torch.cat([noisy, extra], dim=1), t, context).sample  # noqa: E731
         t = sample_timesteps(len(captions), generator, config.layout_focus)
-        loss = read_as_canonical_loss(
-            predict, teacher, text_encoder, tokens, latents, captions, phrased, t, noise_scheduler, generator
-        )
+        with torch.no_grad():
+            canonical = teacher(token_ids(tokenizer, captions))[0]
+        phrasing = text_encoder(token_ids(tokenizer, phrased))[0]
+        loss = read_as_canonical_loss(predict, canonical, phrasing, latents, t, noise_scheduler, generator)
         if not config.anchor:
             return loss, {}
-        with torch.no_grad():
-            kept = teacher(tokens(captions))[0]
-        drift = F.mse_loss(text_encoder(tokens(captions))[0], kept)
+        drift = F.mse_loss(text_encoder(token_ids(tokenizer, captions))[0], canonical)
         return loss + config.anchor * drift, {"drift": drift.item()}
 
     trainer.run(loss_fn, after_step=lambda: ema_step([(ema_text, text_encoder)], config.ema_decay, trainer.step))

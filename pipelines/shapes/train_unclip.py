@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from . import train as shapes_train
 from .data import draw_batch
 from .phrasing import phrase_some
+from .tokenizer import token_ids
 from .train import TrainConfig, Trainer, _write_training_facts, ema_step, read_as_canonical_loss
 
 logger = logging.getLogger(__name__)
@@ -152,8 +153,6 @@ def train_decoder(config: TrainConfig) -> None:
     from diffusers import DDIMScheduler, StableUnCLIPImg2ImgPipeline
     from diffusers.pipelines.stable_diffusion.stable_unclip_image_normalizer import StableUnCLIPImageNormalizer
 
-    from .tokenizer import MAX_LENGTH
-
     torch.manual_seed(config.seed)
     run_dir = shapes_train.RUNS / config.model
     vae, text_encoder, tokenizer, base_unet, image_encoder, feature_extractor = _base_components(
@@ -177,9 +176,7 @@ def train_decoder(config: TrainConfig) -> None:
     trainer = Trainer(config, {"unet": unet, "ema_unet": ema_unet}, params)
     scale = vae.config.scaling_factor
     with torch.no_grad():
-        empty = text_encoder(
-            tokenizer([""], padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids
-        )[0]
+        empty = text_encoder(token_ids(tokenizer, [""]))[0]
 
     def loss_fn(step: int):
         generator = torch.Generator().manual_seed(config.seed * 7919 + step + 31)
@@ -191,13 +188,7 @@ def train_decoder(config: TrainConfig) -> None:
             class_labels = training_class_labels(image_encoder(images).image_embeds, normalizer, noising, generator)
             # 2. caption mostly dropped: empty-prompt context
             drop = torch.rand(n, generator=generator) < config.caption_drop
-            tokens = tokenizer(
-                [c for c, d in zip(captions, drop.tolist()) if not d] or [""],
-                padding="max_length",
-                max_length=MAX_LENGTH,
-                return_tensors="pt",
-            ).input_ids
-            kept = text_encoder(tokens)[0]
+            kept = text_encoder(token_ids(tokenizer, [c for c, d in zip(captions, drop.tolist()) if not d] or [""]))[0]
             context = empty.expand(n, -1, -1).clone()
             if (~drop).any():
                 context[~drop] = kept
@@ -259,8 +250,6 @@ def train_decoder_text(config: TrainConfig) -> None:
     """
     from diffusers import StableUnCLIPImg2ImgPipeline
 
-    from .tokenizer import MAX_LENGTH
-
     torch.manual_seed(config.seed)
     folder = shapes_train.ASSETS / "shapes-unclip"
     pipe = StableUnCLIPImg2ImgPipeline.from_pretrained(folder, use_safetensors=True, dtype=torch.float32)
@@ -272,9 +261,6 @@ def train_decoder_text(config: TrainConfig) -> None:
     trainer = Trainer(config, {"text_encoder": text_encoder, "ema_text": ema_text}, text_encoder.parameters())
     noise_scheduler = decoder_noise_scheduler()
     scale = pipe.vae.config.scaling_factor
-
-    def tokens(captions: list[str]) -> torch.Tensor:
-        return pipe.tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids
 
     def loss_fn(step: int):
         generator = torch.Generator().manual_seed(config.seed * 7919 + step + 53)
@@ -289,10 +275,10 @@ def train_decoder_text(config: TrainConfig) -> None:
                 pipe.image_encoder(images).image_embeds, pipe.image_normalizer, pipe.image_noising_scheduler, generator
             )
             t = torch.randint(0, 1000, (n,), generator=generator)
+            canonical = teacher(token_ids(pipe.tokenizer, captions))[0]
+        phrasing = text_encoder(token_ids(pipe.tokenizer, phrased))[0]
         predict = lambda noisy, t, context: pipe.unet(noisy, t, context, class_labels=class_labels).sample  # noqa: E731
-        loss = read_as_canonical_loss(
-            predict, teacher, text_encoder, tokens, latents, captions, phrased, t, noise_scheduler, generator
-        )
+        loss = read_as_canonical_loss(predict, canonical, phrasing, latents, t, noise_scheduler, generator)
         return loss, {}
 
     trainer.run(loss_fn, after_step=lambda: ema_step([(ema_text, text_encoder)], config.ema_decay, trainer.step))

@@ -22,7 +22,7 @@ from pipelines.shapes.grammar import (
     words_of,
 )
 from pipelines.shapes.phrasing import MAX_WORDS, converse, phrase, phrase_other_than_canonical, phrase_some
-from pipelines.shapes.tokenizer import MAX_LENGTH, build_tokenizer
+from pipelines.shapes.tokenizer import MAX_LENGTH, build_tokenizer, token_ids
 
 sizes = st.sampled_from([None, *SIZES])
 one_object = st.builds(
@@ -225,15 +225,14 @@ def test_reading_a_phrasing_as_its_canonical_caption_costs_nothing_only_when_the
     student = copy.deepcopy(teacher).requires_grad_(True)
     tokenizer = build_tokenizer()
 
-    def tokens(captions):
-        return tokenizer(captions, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt").input_ids
-
     def loss(canonical, phrased):
         generator = torch.Generator().manual_seed(0)
         latents, t = torch.randn(2, 4, 16, 16, generator=generator), torch.tensor([900, 300])
         predict = lambda noisy, t, context: unet(noisy, t, context).sample  # noqa: E731
-        args = (latents, canonical, phrased, t, DDPMScheduler(), generator)
-        return read_as_canonical_loss(predict, teacher, student, tokens, *args)
+        with torch.no_grad():
+            reading = teacher(token_ids(tokenizer, canonical))[0]
+        phrasing = student(token_ids(tokenizer, phrased))[0]
+        return read_as_canonical_loss(predict, reading, phrasing, latents, t, DDPMScheduler(), generator)
 
     canonical = ["a red circle at the top left", "a blue square left of a green triangle"]
     assert loss(canonical, canonical).item() == 0.0
