@@ -2,18 +2,20 @@
 what a caption asks for. This is how quality becomes a number.
 
 Objects are found by colour: pixels saturated enough to stand out of the pale background are labelled
-with the nearest palette colour, and each colour's connected blobs are objects. A blob's shape comes from
-how much of its bounding box it fills (square ~1, circle ~pi/4, triangle ~1/2).
+with the palette colour whose blend with the background comes nearest (so an object's anti-aliased rim keeps
+its colour), and each colour's connected blobs are objects. A blob's shape is the
+ideal shape (square, circle, upward triangle) drawn into its bounding box that overlaps it most.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from .grammar import COLOURS, IMAGE_SIZE, PLACES, SIZES, Scene, ShapeSpec, parse_caption
+from .grammar import BACKGROUND, COLOURS, IMAGE_SIZE, PLACES, SIZES, Scene, ShapeSpec, parse_caption
 
 MIN_AREA = 20  # pixels of a 64x64 image; smaller blobs are noise
 SATURATION_MIN = 90
@@ -61,6 +63,7 @@ class Verdict:
 
 _PALETTE_NAMES = list(COLOURS)
 _PALETTE = np.array([COLOURS[c] for c in _PALETTE_NAMES], dtype=np.float32)
+_BACKGROUND = np.array(BACKGROUND, dtype=np.float32)
 
 
 def _scale_to_64(image: np.ndarray) -> np.ndarray:
@@ -69,15 +72,45 @@ def _scale_to_64(image: np.ndarray) -> np.ndarray:
     return image
 
 
+@lru_cache(maxsize=4096)
+def _ideal_masks(height: int, width: int) -> dict[str, np.ndarray]:
+    """The three shapes filling a height x width box, drawn 8 times finer and kept where they cover half a pixel."""
+    fine = 8
+    canvases = {name: np.zeros((height * fine, width * fine), np.uint8) for name in ("square", "circle", "triangle")}
+    canvases["square"][:] = 1
+    centre, axes = (width * fine // 2, height * fine // 2), (width * fine // 2, height * fine // 2)
+    cv2.ellipse(canvases["circle"], centre, axes, 0, 0, 360, 1, thickness=-1)
+    apex_and_base = np.array([[width * fine // 2, 0], [0, height * fine - 1], [width * fine - 1, height * fine - 1]])
+    cv2.fillPoly(canvases["triangle"], [apex_and_base.astype(np.int32)], 1)
+    return {
+        name: cv2.resize(canvas.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA) >= 0.5
+        for name, canvas in canvases.items()
+    }
+
+
 def _shape_of(mask: np.ndarray) -> str:
+    """The shape whose ideal drawing in the blob's bounding box overlaps the blob most (intersection over union).
+
+    The bounding box's fill alone misreads small triangles: a decoder that softens their tips by a pixel shrinks the
+    box, and a triangle of radius 7 then fills it like a circle."""
     ys, xs = np.nonzero(mask)
-    height, width = np.ptp(ys) + 1, np.ptp(xs) + 1
-    fill = len(xs) / float(height * width)
-    if fill > 0.88:
-        return "square"
-    if fill > 0.64:
-        return "circle"
-    return "triangle"
+    crop = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    overlaps = {
+        name: np.count_nonzero(crop & ideal) / np.count_nonzero(crop | ideal)
+        for name, ideal in _ideal_masks(*crop.shape).items()
+    }
+    return max(overlaps, key=overlaps.get)
+
+
+def _palette_index(image: np.ndarray) -> np.ndarray:
+    """Per pixel, the palette colour c whose blend a * c + (1 - a) * background (0 <= a <= 1) comes nearest.
+
+    The nearest colour itself would label an orange object's soft rim, half orange and half background, as yellow:
+    a thin yellow ring that counts as a second object."""
+    pixels = image.astype(np.float32)[:, :, None, :] - _BACKGROUND
+    directions = _PALETTE - _BACKGROUND
+    amounts = np.clip((pixels * directions).sum(-1) / (directions * directions).sum(-1), 0.0, 1.0)
+    return np.linalg.norm(pixels - amounts[..., None] * directions, axis=-1).argmin(-1)
 
 
 def find_blobs(image: np.ndarray) -> list[Blob]:
@@ -85,8 +118,7 @@ def find_blobs(image: np.ndarray) -> list[Blob]:
     image = _scale_to_64(np.asarray(image)[..., :3].astype(np.uint8))
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
     foreground = (hsv[..., 1] >= SATURATION_MIN) & (hsv[..., 2] >= VALUE_MIN)
-    distances = np.linalg.norm(image[:, :, None, :].astype(np.float32) - _PALETTE[None, None], axis=-1)
-    nearest = distances.argmin(-1)
+    nearest = _palette_index(image)
     blobs = []
     for index, colour in enumerate(_PALETTE_NAMES):
         mask = (foreground & (nearest == index)).astype(np.uint8)
