@@ -450,7 +450,7 @@ def train_text(config: TrainConfig, inpaint: bool = False) -> None:
     vae = AutoencoderKL.from_pretrained(folder / "vae", use_safetensors=True).eval().requires_grad_(False)
     unet = UNet2DConditionModel.from_pretrained(folder / "unet", use_safetensors=True, dtype=torch.float32)
     unet.eval().requires_grad_(False)
-    text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", use_safetensors=True).train()
+    text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", use_safetensors=True)
     tokenizer = build_tokenizer()
     if config.count_fraction and text_encoder.config.vocab_size < len(tokenizer):
         # The teacher would read "three" through a row its UNet never learned: there is nothing to distil.
@@ -458,28 +458,11 @@ def train_text(config: TrainConfig, inpaint: bool = False) -> None:
             f"{folder.name}'s text encoder predates the counting words; train its UNet on counts first "
             "(--count-fraction), or leave --count-fraction out here"
         )
-    teacher = copy.deepcopy(text_encoder).eval().requires_grad_(False)
-    ema_text = copy.deepcopy(text_encoder).requires_grad_(False)
-    trainer = Trainer(config, {"text_encoder": text_encoder, "ema_text": ema_text}, text_encoder.parameters())
     config.zero_snr = release_uses_zero_snr(folder)
     noise_scheduler = DDPMScheduler(**_schedule(config.zero_snr))
     scale = vae.config.scaling_factor
 
-    def loss_fn(step: int):
-        generator = torch.Generator().manual_seed(config.seed * 7919 + step + 71)
-        images, captions, examples = draw_batch(
-            config.seed + 29,
-            step,
-            config.batch_size,
-            two_object_fraction=config.two_object_fraction,
-            count_fraction=config.count_fraction,
-        )
-        # Half the phrased pairs are said the other way round ("b below a" read as "a above b"), as people do: the
-        # teacher's canonical reading says what picture they ask for.
-        scenes = [e.scene for e in examples]
-        phrased = phrase_some(captions, scenes, config.phrasing_share, f"{config.seed} {step}", converse_share=0.5)
-        drop = (torch.rand(len(captions), generator=generator) < config.caption_drop).tolist()
-        captions, phrased = (["" if d else c for c, d in zip(texts, drop)] for texts in (captions, phrased))
+    def denoiser(images, examples, generator, step):
         with torch.no_grad():
             latents = vae.encode(images).latent_dist.sample(generator) * scale
         predict = lambda noisy, t, context: unet(noisy, t, context).sample  # noqa: E731
@@ -489,7 +472,62 @@ def train_text(config: TrainConfig, inpaint: bool = False) -> None:
                 masked = vae.encode(images * (masks < 0.5)).latent_dist.mode() * scale
             extra = torch.cat([F.interpolate(masks, size=latents.shape[-2:]), masked], dim=1)
             predict = lambda noisy, t, context: unet(torch.cat([noisy, extra], dim=1), t, context).sample  # noqa: E731
-        t = sample_timesteps(len(captions), generator, config.layout_focus)
+        t = sample_timesteps(len(images), generator, config.layout_focus)
+        return predict, latents, t
+
+    # Half the phrased pairs are said the other way round ("b below a" read as "a above b"), as people do: the
+    # teacher's canonical reading says what picture they ask for.
+    distil_text_encoder(
+        config,
+        text_encoder,
+        tokenizer,
+        denoiser,
+        noise_scheduler,
+        folder / "text_encoder",
+        data_seeds=(29, 71),
+        converse_share=0.5,
+    )
+
+
+def distil_text_encoder(
+    config: TrainConfig,
+    text_encoder,
+    tokenizer,
+    denoiser,
+    noise_scheduler,
+    save_to: Path,
+    data_seeds: tuple[int, int],
+    converse_share: float = 0.0,
+) -> None:
+    """The loop `train text` and the unCLIP decoder's text tuning share: a frozen teacher copy of `text_encoder`
+    reads each batch's canonical captions, the live encoder their phrasings (`config.phrasing_share` of them,
+    `converse_share` of the pairs said the other way round), and `read_as_canonical_loss` pulls the second towards
+    the first through the frozen denoiser; `config.anchor` also holds the live encoder's reading of the canonical
+    captions. Saves the EMA encoder to `save_to`, with its training facts.
+
+    `denoiser(images, examples, generator, step)` returns `(predict, latents, t)` for a batch: `predict(noisy, t,
+    context)` is the frozen model's prediction. `data_seeds` offset the batch seed and the step generator's seed."""
+    text_encoder.train()
+    teacher = copy.deepcopy(text_encoder).eval().requires_grad_(False)
+    ema_text = copy.deepcopy(text_encoder).requires_grad_(False)
+    trainer = Trainer(config, {"text_encoder": text_encoder, "ema_text": ema_text}, text_encoder.parameters())
+    batch_offset, generator_offset = data_seeds
+
+    def loss_fn(step: int):
+        generator = torch.Generator().manual_seed(config.seed * 7919 + step + generator_offset)
+        images, captions, examples = draw_batch(
+            config.seed + batch_offset,
+            step,
+            config.batch_size,
+            two_object_fraction=config.two_object_fraction,
+            count_fraction=config.count_fraction,
+        )
+        scenes = [e.scene for e in examples]
+        key = f"{config.seed} {step}"
+        phrased = phrase_some(captions, scenes, config.phrasing_share, key, converse_share=converse_share)
+        drop = (torch.rand(len(captions), generator=generator) < config.caption_drop).tolist()
+        captions, phrased = (["" if d else c for c, d in zip(texts, drop)] for texts in (captions, phrased))
+        predict, latents, t = denoiser(images, examples, generator, step)
         with torch.no_grad():
             canonical = teacher(token_ids(tokenizer, captions))[0]
         phrasing = text_encoder(token_ids(tokenizer, phrased))[0]
@@ -500,9 +538,9 @@ def train_text(config: TrainConfig, inpaint: bool = False) -> None:
         return loss + config.anchor * drift, {"drift": drift.item()}
 
     trainer.run(loss_fn, after_step=lambda: ema_step([(ema_text, text_encoder)], config.ema_decay, trainer.step))
-    ema_text.save_pretrained(folder / "text_encoder", safe_serialization=True)
-    _write_training_facts(folder / "text_encoder", config, trainer.step)
-    logger.info("saved %s's text encoder at step %d", folder.name, trainer.step)
+    ema_text.save_pretrained(save_to, safe_serialization=True)
+    _write_training_facts(save_to, config, trainer.step)
+    logger.info("saved the text encoder in %s at step %d", save_to, trainer.step)
 
 
 def init_synonym_embeddings(text_encoder, tokenizer) -> list[str]:

@@ -37,7 +37,7 @@ from . import train as shapes_train
 from .data import draw_batch
 from .phrasing import phrase_some
 from .tokenizer import token_ids
-from .train import TrainConfig, Trainer, _write_training_facts, ema_step, read_as_canonical_loss
+from .train import TrainConfig, Trainer, _write_training_facts, distil_text_encoder, ema_step
 
 logger = logging.getLogger(__name__)
 
@@ -255,36 +255,27 @@ def train_decoder_text(config: TrainConfig) -> None:
     pipe = StableUnCLIPImg2ImgPipeline.from_pretrained(folder, use_safetensors=True, dtype=torch.float32)
     for frozen in (pipe.unet, pipe.vae, pipe.image_encoder, pipe.image_normalizer):
         frozen.eval().requires_grad_(False)
-    text_encoder = pipe.text_encoder.train()
-    teacher = copy.deepcopy(text_encoder).eval().requires_grad_(False)
-    ema_text = copy.deepcopy(text_encoder).requires_grad_(False)
-    trainer = Trainer(config, {"text_encoder": text_encoder, "ema_text": ema_text}, text_encoder.parameters())
-    noise_scheduler = decoder_noise_scheduler()
     scale = pipe.vae.config.scaling_factor
 
-    def loss_fn(step: int):
-        generator = torch.Generator().manual_seed(config.seed * 7919 + step + 53)
-        images, captions, examples = draw_batch(config.seed + 13, step, config.batch_size)
-        phrased = phrase_some(captions, [e.scene for e in examples], config.phrasing_share, f"{config.seed} {step}")
-        n = len(captions)
-        drop = (torch.rand(n, generator=generator) < config.caption_drop).tolist()
-        captions, phrased = (["" if d else c for c, d in zip(texts, drop)] for texts in (captions, phrased))
+    def denoiser(images, examples, generator, step):
         with torch.no_grad():
             latents = pipe.vae.encode(images).latent_dist.sample(generator) * scale
             class_labels = training_class_labels(
                 pipe.image_encoder(images).image_embeds, pipe.image_normalizer, pipe.image_noising_scheduler, generator
             )
-            t = torch.randint(0, 1000, (n,), generator=generator)
-            canonical = teacher(token_ids(pipe.tokenizer, captions))[0]
-        phrasing = text_encoder(token_ids(pipe.tokenizer, phrased))[0]
+            t = torch.randint(0, 1000, (len(images),), generator=generator)
         predict = lambda noisy, t, context: pipe.unet(noisy, t, context, class_labels=class_labels).sample  # noqa: E731
-        loss = read_as_canonical_loss(predict, canonical, phrasing, latents, t, noise_scheduler, generator)
-        return loss, {}
+        return predict, latents, t
 
-    trainer.run(loss_fn, after_step=lambda: ema_step([(ema_text, text_encoder)], config.ema_decay, trainer.step))
-    ema_text.save_pretrained(folder / "text_encoder", safe_serialization=True)
-    _write_training_facts(folder / "text_encoder", config, trainer.step)
-    logger.info("saved the decoder's text encoder in %s at step %d", folder, trainer.step)
+    distil_text_encoder(
+        config,
+        pipe.text_encoder,
+        pipe.tokenizer,
+        denoiser,
+        decoder_noise_scheduler(),
+        folder / "text_encoder",
+        data_seeds=(13, 53),
+    )
 
 
 # --- prior: caption -> z_i ----------------------------------------------------------------------------
