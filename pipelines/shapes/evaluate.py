@@ -4,6 +4,7 @@
     python -m pipelines.shapes.evaluate --write    # also write eval.json and the model cards
     python -m pipelines.shapes.evaluate --only text_to_image --seeds 4-7 --assets-dir runs/s8/unet/snapshots/step-500
     python -m pipelines.shapes.evaluate --only counting   # the counting splits alone
+    python -m pipelines.shapes.evaluate --only counting --misses   # and which prompts and seeds the judge failed
 
 Two splits of the same held-out scenes: `text_to_image` (the canonical captions `describe` writes) and
 `text_to_image_paraphrase` (each written in a fixed seeded non-canonical phrasing, `world.held_out_paraphrases`),
@@ -58,12 +59,17 @@ def generate(pipe, prompt: str, seeds=SEEDS, steps: int = DEFAULT_STEPS, cfg: fl
     return [(image * 255).round().astype(np.uint8) for image in result.images]
 
 
-def text_to_image_scores(pipe, prompts: list[str], seeds=SEEDS, steps=DEFAULT_STEPS, cfg=DEFAULT_CFG) -> dict:
-    """Judge pass rates over `prompts` x `seeds`, split by one- and two-object prompts."""
+def text_to_image_scores(
+    pipe, prompts: list[str], seeds=SEEDS, steps=DEFAULT_STEPS, cfg=DEFAULT_CFG, misses: list | None = None
+) -> dict:
+    """Judge pass rates over `prompts` x `seeds`, split by one- and two-object prompts; each image not all right is
+    added to `misses` (when given) as (prompt, seed, the verdict's summary)."""
     passed: dict[str, list[bool]] = defaultdict(list)
     for prompt in prompts:
-        for image in generate(pipe, prompt, seeds, steps, cfg):
+        for seed, image in zip(seeds, generate(pipe, prompt, seeds, steps, cfg)):
             verdict = judge(image, prompt)
+            if misses is not None and not verdict.all_correct:
+                misses.append((prompt, seed, verdict.summary()))
             group = skill_group(parse_caption(prompt))
             for name, ok in verdict.checks.items():
                 passed[f"{group}/{name}"].append(ok)
@@ -135,7 +141,8 @@ SPLITS = {  # part -> split -> its prompts
 }
 
 
-def evaluate(assets: Path = ASSETS, seeds=SEEDS, parts=DEFAULT_PARTS) -> dict:
+def evaluate(assets: Path = ASSETS, seeds=SEEDS, parts=DEFAULT_PARTS, misses: dict | None = None) -> dict:
+    """Scores the models in `assets`; `misses` (when given) gets, per split, the images the judge found wrong."""
     results: dict = {}
     sd = assets / "shapes-sd"
     if "vae" in parts and (sd / "vae").exists():
@@ -149,7 +156,8 @@ def evaluate(assets: Path = ASSETS, seeds=SEEDS, parts=DEFAULT_PARTS) -> dict:
         pipe.set_progress_bar_config(disable=True)
         for split, prompts in splits.items():
             start = time.perf_counter()
-            results[split] = text_to_image_scores(pipe, prompts(), seeds)
+            missed = misses.setdefault(split, []) if misses is not None else None
+            results[split] = text_to_image_scores(pipe, prompts(), seeds, misses=missed)
             results[split]["seconds_per_image"] = round((time.perf_counter() - start) / results[split]["images"], 3)
     if "words" in parts and (sd / "unet").exists():
         results["paraphrase_words"] = word_scores(load_text_to_image(sd))
@@ -224,14 +232,19 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--misses", action="store_true", help="also list every image the judge found wrong")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.write and args.seeds != SEEDS:
         parser.error(f"--write records the card's seeds {SEEDS}; got --seeds {args.seeds}")
-    results = evaluate(args.assets_dir, args.seeds, args.only)
+    misses: dict | None = {} if args.misses else None
+    results = evaluate(args.assets_dir, args.seeds, args.only, misses)
     print(format_table(results))
+    for split, rows in (misses or {}).items():
+        print(f"{split}: {len(rows)} images not all right")
+        print("\n".join(f"  {prompt!r} seed {seed}: {summary}" for prompt, seed, summary in rows))
     for split in ("text_to_image", "text_to_image_counting"):
         if split in results:
             print(side_by_side(results, split))

@@ -135,3 +135,15 @@ def test_clip_retrieves_captions_of_held_out_images():
 
 def test_autoencoder_reconstructs_held_out_images():
     assert vae_psnr(SHAPES_SD / "vae", count=64) >= MIN_VAE_PSNR_DB
+
+
+def test_evaluate_lists_exactly_the_images_it_scored_wrong():
+    from pipelines.shapes.evaluate import load_text_to_image, text_to_image_scores
+
+    pipe = load_text_to_image(SHAPES_SD)
+    pipe.set_progress_bar_config(disable=True)
+    prompts, seeds, misses = held_out_counting_prompts()[:6], (0, 1), []
+    scores = text_to_image_scores(pipe, prompts, seeds, misses=misses)
+    assert len(misses) == round((1 - scores["many/all"]) * scores["images"])
+    for prompt, seed, summary in misses:
+        assert prompt in prompts and seed in seeds and "✗" in summary
