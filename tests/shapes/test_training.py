@@ -68,6 +68,24 @@ def test_clip_from_release_tunes_the_text_tower_only(assets, tmp_path):
     assert (facts["phrasing_share"], facts["trained"], facts["learning_rate"]) == (1.0, "text tower only", 1e-3)
 
 
+def test_vae_from_release_tunes_the_decoder_only(assets, tmp_path):
+    import torch
+    from diffusers import AutoencoderKL
+
+    folder = assets / "shapes-sd" / "vae"
+    before = AutoencoderKL.from_pretrained(folder, use_safetensors=True)
+    tuning = ("--steps", "2", "--from-release", "--count-fraction", "0.5", "--lr", "1e-3")
+    _train("vae", assets, tmp_path / "runs", *tuning)
+    after = AutoencoderKL.from_pretrained(folder, use_safetensors=True)
+    old, new = before.state_dict(), after.state_dict()
+    encoder = [k for k in old if k.startswith(("encoder.", "quant_conv."))]
+    assert encoder and all(torch.equal(old[k], new[k]) for k in encoder)
+    assert any(not torch.equal(old[k], new[k]) for k in old if k.startswith("decoder."))
+    assert after.config.scaling_factor == before.config.scaling_factor  # every UNet's latents keep their scale
+    facts = json.loads((folder / "training.json").read_text())
+    assert (facts["trained"], facts["count_fraction"]) == ("decoder only", 0.5)
+
+
 def test_unclip_decoder_from_release_tunes_its_text_encoder_only(tmp_path):
     import torch
     from safetensors.torch import load_file
