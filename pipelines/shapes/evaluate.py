@@ -116,14 +116,17 @@ def clip_retrieval_accuracy(clip_folder: Path, count: int = 400, paraphrased: bo
     return round(float(np.mean([b == t for b, t in zip(best, truths)])), 3)
 
 
-def vae_psnr(vae_folder: Path, count: int = 256) -> float:
-    """Reconstruction PSNR (dB, images in [0, 255]) of the autoencoder on held-out images."""
+def vae_psnr(vae_folder: Path, count: int = 256, counts_only: bool = False) -> float:
+    """Reconstruction PSNR (dB, images in [0, 255]) of the autoencoder on held-out images (`counts_only`: on held-out
+    counts of one kind, "three large squares", whose large flat areas are the hardest to reconstruct)."""
     from diffusers import AutoencoderKL
 
     from .data import draw_batch
 
     vae = AutoencoderKL.from_pretrained(vae_folder, use_safetensors=True).eval()
-    images, _, _ = draw_batch(seed=12345, step=0, batch_size=count, split="held_out")
+    images, _, _ = draw_batch(
+        seed=12345, step=0, batch_size=count, split="held_out", count_fraction=1.0 if counts_only else 0.0
+    )
     with torch.no_grad():
         reconstruction = vae.decode(vae.encode(images).latent_dist.mode()).sample.clamp(-1, 1)
     mse = float(((reconstruction - images) / 2 * 255).pow(2).mean())
@@ -147,6 +150,7 @@ def evaluate(assets: Path = ASSETS, seeds=SEEDS, parts=DEFAULT_PARTS, misses: di
     sd = assets / "shapes-sd"
     if "vae" in parts and (sd / "vae").exists():
         results["vae_psnr_db"] = vae_psnr(sd / "vae")
+        results["vae_psnr_counts_db"] = vae_psnr(sd / "vae", counts_only=True)
     if "clip" in parts and (assets / "shapes-clip").exists():
         results["clip_retrieval_top1"] = clip_retrieval_accuracy(assets / "shapes-clip")
         results["clip_retrieval_top1_paraphrase"] = clip_retrieval_accuracy(assets / "shapes-clip", paraphrased=True)
