@@ -88,6 +88,17 @@ def _lr_lambda(warmup: int, total: int):
     return factor
 
 
+def training_batch(config: TrainConfig, seed: int, step: int):
+    """`draw_batch` with the run's batch size and its shares of two-object scenes and counts."""
+    return draw_batch(
+        seed,
+        step,
+        config.batch_size,
+        two_object_fraction=config.two_object_fraction,
+        count_fraction=config.count_fraction,
+    )
+
+
 class Trainer:
     """The loop all models share: step, log, checkpoint, stop on time, resume."""
 
@@ -270,13 +281,7 @@ def train_vae(config: TrainConfig) -> None:
     trainer = Trainer(config, {"vae": vae}, params)
 
     def loss_fn(step: int):
-        images, _, _ = draw_batch(
-            config.seed,
-            step,
-            config.batch_size,
-            two_object_fraction=config.two_object_fraction,
-            count_fraction=config.count_fraction,
-        )
+        images, _, _ = training_batch(config, config.seed, step)
         if config.from_release:
             generator = torch.Generator().manual_seed(config.seed * 7919 + step + 97)
             with torch.no_grad():
@@ -417,13 +422,7 @@ def train_unet(config: TrainConfig, inpaint: bool = False) -> None:
 
     def loss_fn(step: int):
         generator = torch.Generator().manual_seed(config.seed * 7919 + step)
-        images, captions, examples = draw_batch(
-            config.seed,
-            step,
-            config.batch_size,
-            two_object_fraction=config.two_object_fraction,
-            count_fraction=config.count_fraction,
-        )
+        images, captions, examples = training_batch(config, config.seed, step)
         captions = phrase_some(captions, [e.scene for e in examples], config.phrasing_share, f"{config.seed} {step}")
         drop = torch.rand(len(captions), generator=generator) < config.caption_drop
         captions = ["" if d else c for c, d in zip(captions, drop.tolist())]
@@ -554,13 +553,7 @@ def distil_text_encoder(
 
     def loss_fn(step: int):
         generator = torch.Generator().manual_seed(config.seed * 7919 + step + generator_offset)
-        images, captions, examples = draw_batch(
-            config.seed + batch_offset,
-            step,
-            config.batch_size,
-            two_object_fraction=config.two_object_fraction,
-            count_fraction=config.count_fraction,
-        )
+        images, captions, examples = training_batch(config, config.seed + batch_offset, step)
         scenes = [e.scene for e in examples]
         key = f"{config.seed} {step}"
         phrased = phrase_some(captions, scenes, config.phrasing_share, key, converse_share=converse_share)
