@@ -3,8 +3,8 @@ what a caption asks for. This is how quality becomes a number.
 
 Objects are found by colour: pixels saturated enough to stand out of the pale background are labelled
 with the palette colour whose blend with the background comes nearest (so an object's anti-aliased rim keeps
-its colour), and each colour's connected blobs are objects. A blob's shape is the
-ideal shape (square, circle, upward triangle) drawn into its bounding box that overlaps it most.
+its colour), and each colour's connected blobs are objects. A blob's shape is the ideal shape (square, circle,
+upward triangle) drawn into its bounding box that overlaps it most.
 """
 
 from __future__ import annotations
