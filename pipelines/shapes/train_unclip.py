@@ -448,7 +448,8 @@ random other phrasing the grammar reads 60 % of the time. The decoder also reads
 encoder of the `shapes-sd` it started from, which knew only canonical captions: that text encoder alone was then
 tuned (`decoder --from-release`, UNet frozen) so that the decoder predicts for any phrasing what it predicted for
 the canonical caption, and for the empty prompt what it did before. `bench.unclip`'s prior + decoder row, the 18
-captions in other phrasings: 0.50 before, 0.67 with the new prior, 0.94 with both (canonical 0.89 throughout)."""
+captions in other phrasings: 0.50 before, 0.67 with the new prior, 0.94 with both (canonical 0.89 throughout), as
+read by the judge of before 2026-12-07; the current judge reads the released models 1.00 (canonical 0.94)."""
 
 
 def write_card(folder: Path, scores_path: Path | None) -> None:
