@@ -84,6 +84,9 @@ def test_vae_from_release_tunes_the_decoder_only(assets, tmp_path):
     assert after.config.scaling_factor == before.config.scaling_factor  # every UNet's latents keep their scale
     facts = json.loads((folder / "training.json").read_text())
     assert (facts["trained"], facts["count_fraction"]) == ("decoder only", 0.5)
+    write_cards(assets, {})
+    card = (assets / "shapes-sd" / "README.md").read_text()
+    assert "its decoder then tuned alone" in card and "| trained | decoder only |" in card
 
 
 def test_unclip_decoder_from_release_tunes_its_text_encoder_only(tmp_path):
