@@ -200,8 +200,11 @@ def _write_training_facts(folder: Path, config: TrainConfig, step: int) -> None:
         if config.anchor:
             facts["anchor"] = config.anchor
     if config.model == "vae" and config.from_release:
-        facts |= {"trained": "decoder only", "count_fraction": config.count_fraction}
-        facts["latent_noise"] = DECODER_LATENT_NOISE
+        facts |= {
+            "trained": "decoder only",
+            "count_fraction": config.count_fraction,
+            "latent_noise": DECODER_LATENT_NOISE,
+        }
     if config.phrasing_share:
         facts["phrasing_share"] = config.phrasing_share
         if config.model == "clip":
@@ -282,21 +285,20 @@ def train_vae(config: TrainConfig) -> None:
 
     def loss_fn(step: int):
         images, _, _ = training_batch(config, config.seed, step)
-        if config.from_release:
+        if config.from_release:  # the frozen encoder's latents, jittered; no KL term for a decoder alone
             generator = torch.Generator().manual_seed(config.seed * 7919 + step + 97)
             with torch.no_grad():
                 latents = vae.encode(images).latent_dist.sample(generator)
                 jitter = torch.randn(latents.shape, generator=generator)
                 latents = latents + DECODER_LATENT_NOISE * latents.std() * jitter
-            posterior = None
+            kl = 0.0
         else:
             posterior = vae.encode(images).latent_dist
             latents = posterior.sample()
+            kl = 1e-6 * posterior.kl().mean()
         reconstruction = vae.decode(latents).sample
         mse = F.mse_loss(reconstruction, images)
-        loss = F.l1_loss(reconstruction, images) + mse
-        if posterior is not None:
-            loss = loss + 1e-6 * posterior.kl().mean()
+        loss = F.l1_loss(reconstruction, images) + mse + kl
         psnr = 10 * math.log10(4.0 / max(mse.item(), 1e-10))  # range [-1, 1] has peak-to-peak 2
         return loss, {"psnr": round(psnr, 2)}
 
