@@ -28,7 +28,10 @@ def draw_batch(
     split: str = "train",
     two_object_fraction: float = 0.4,
     count_fraction: float = 0.0,
+    count_size_share: float = 0.3,
 ) -> tuple[torch.Tensor, list[str], list[Example]]:
     rng = batch_rng(seed, step)
-    examples = [sample_example(rng, split, two_object_fraction, count_fraction) for _ in range(batch_size)]
+    examples = [
+        sample_example(rng, split, two_object_fraction, count_fraction, count_size_share) for _ in range(batch_size)
+    ]
     return images_to_tensor([e.image for e in examples]), [e.caption for e in examples], examples

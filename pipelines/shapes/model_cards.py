@@ -40,6 +40,36 @@ def facts_sections(sections: list[tuple[str, Path]]) -> str:
     )
 
 
+# training.json fact -> the `train` flag that sets it
+_FLAGS = {
+    "steps": "--steps",
+    "batch_size": "--batch-size",
+    "learning_rate": "--lr",
+    "seed": "--seed",
+    "two_object_fraction": "--two-object-fraction",
+    "count_fraction": "--count-fraction",
+    "count_size_share": "--count-size-share",
+    "layout_focus": "--layout-focus",
+    "phrasing_share": "--phrasing-share",
+    "anchor": "--anchor",
+}
+
+
+def train_command(facts: dict) -> str:
+    """The `train` command line that a stage's recorded facts (`training.json`) come from."""
+    words = ["python -m pipelines.shapes.train", facts["model"]]
+    # facts written before `from_release` was recorded say `started_from` instead; `train text` always tunes the
+    # release and has no flag for it
+    if facts.get("from_release", "started_from" in facts) and facts["model"] not in ("text", "inpaint-text"):
+        words.append("--from-release")
+    elif facts.get("zero_terminal_snr_v_prediction") and facts["model"] == "unet":
+        words.append("--zero-snr")
+    words += [f"{flag} {facts[key]}" for key, flag in _FLAGS.items() if key in facts]
+    if facts.get("init_synonyms"):
+        words.append("--init-synonyms")
+    return " ".join(words)
+
+
 WORLD = (
     "Trained only on the procedurally drawn *shapes world* (`pipelines/shapes/world.py`): 64x64 images of one or "
     "two coloured shapes (6 colours, 3 shapes, 2 sizes, 9 places, 4 relations), or two or three copies of one "
@@ -139,16 +169,18 @@ It does not know the counting words."""
 def _card(
     title: str,
     body: str,
-    trained: list[str],
+    stages: list[Path],
     folder: Path,
     facts: Path,
     scores: dict,
     limits: str = "",
     more_facts: str = "",
 ) -> str:
-    """`trained`: the `train` runs that made the model, in order (their `runs/<model>` folders resume them)."""
-    reproduce = "\n".join([*(f"python -m pipelines.shapes.train {model}" for model in trained), EVALUATE])
-    resumable = " and ".join(f"`runs/{model}/checkpoint.safetensors`" for model in trained)
+    """`stages`: the `training.json` of each part's last stage, in the order they ran (the runs of each part's
+    `runs/<model>` folder resume them)."""
+    stages_facts = [json.loads(path.read_text()) for path in stages if path.is_file()]
+    reproduce = "\n".join([*(train_command(facts) for facts in stages_facts), EVALUATE])
+    resumable = " and ".join(f"`runs/{facts['model']}/checkpoint.safetensors`" for facts in stages_facts)
     score_rows = "\n".join(f"| {k} | {v} |" for k, v in scores.items()) or "| (not evaluated) | |"
     return f"""---
 license: mit
@@ -169,7 +201,8 @@ Parameters: {_parameters(folder):,} (all weights as safetensors).
 |---|---|
 {_facts(facts)}
 {more_facts}
-Reproduce (seeded, resumable from {resumable}):
+The last stage of each part (seeded, resumable from {resumable}; a stage that continued a release
+starts from the folder it is saved in, so run them on a copy, `--assets-dir`):
 ```
 {reproduce}
 ```
@@ -206,7 +239,7 @@ def write_cards(assets: Path, results: dict) -> None:
                 "It is the studio's CLIP scorer, CLIP-guidance model and image embedder; its text tower initialises "
                 "the text encoder of `shapes-sd`. Load: `CLIPModel.from_pretrained(folder)`, "
                 "`AutoTokenizer.from_pretrained(folder)`.",
-                ["clip"],
+                [clip / "training.json"],
                 clip,
                 clip / "training.json",
                 {
@@ -252,7 +285,7 @@ def write_cards(assets: Path, results: dict) -> None:
                 "(`world.held_out_paraphrases()`: synonyms, other prepositions and articles, 'left of', the converse "
                 "relation, capitals, punctuation). Loads with no code of ours: "
                 "`StableDiffusionPipeline.from_pretrained(folder)`.",
-                ["unet", *(["text"] if sd_text.is_file() else [])],
+                [sd / "unet" / "training.json", sd_text, sd_vae],
                 sd,
                 sd / "unet" / "training.json",
                 scores,
@@ -277,7 +310,7 @@ def write_cards(assets: Path, results: dict) -> None:
                 "channels (mask, masked-image latents), fine-tuned with GLIDE's random erasing (10 % full masks, 45 % "
                 "random rectangles, 45 % one object's box plus a margin). VAE, text encoder and tokenizer are those "
                 "of the `shapes-sd` it was fine-tuned from.",
-                ["inpaint", *(["inpaint-text"] if inpaint_text.is_file() else [])],
+                [inpaint / "unet" / "training.json", inpaint_text],
                 inpaint,
                 inpaint / "unet" / "training.json",
                 {k: v for k, v in results.get("inpaint", {}).items()},

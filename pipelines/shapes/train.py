@@ -59,6 +59,7 @@ class TrainConfig:
     zero_snr: bool = False  # unet/inpaint: zero-terminal-SNR schedule with v-prediction (Lin et al. 2024)
     two_object_fraction: float = 0.4  # unet/inpaint: share of two-object scenes in the training batches
     count_fraction: float = 0.0  # unet/inpaint: share of counts of one kind ("three blue squares")
+    count_size_share: float = 0.3  # unet/inpaint: share of those counts that say their size ("three large ...")
     layout_focus: float = 0.0  # unet/inpaint: share of timesteps drawn from the noisiest ones, where layout is decided
     phrasing_share: float = 0.0  # unet/inpaint/clip: share of captions written by phrasing.phrase, not describe
     init_synonyms: bool = False  # unet --from-release: start each never-trained synonym's embedding from its word's
@@ -96,6 +97,7 @@ def training_batch(config: TrainConfig, seed: int, step: int):
         config.batch_size,
         two_object_fraction=config.two_object_fraction,
         count_fraction=config.count_fraction,
+        count_size_share=config.count_size_share,
     )
 
 
@@ -186,6 +188,8 @@ def _write_training_facts(folder: Path, config: TrainConfig, step: int) -> None:
         "hardware": f"{'CUDA' if torch.cuda.is_available() else 'CPU'}, {torch.get_num_threads()} threads",
         "torch": torch.__version__,
     }
+    if config.from_release:
+        facts["from_release"] = True
     if config.model in ("unet", "inpaint", "text", "inpaint-text"):
         facts["caption_drop"] = config.caption_drop
         facts["ema_decay"] = config.ema_decay
@@ -193,6 +197,7 @@ def _write_training_facts(folder: Path, config: TrainConfig, step: int) -> None:
         facts["two_object_fraction"] = config.two_object_fraction
         if config.count_fraction:
             facts["count_fraction"] = config.count_fraction
+            facts["count_size_share"] = config.count_size_share
         if config.layout_focus:
             facts["layout_focus"] = config.layout_focus
         if config.init_synonyms:
@@ -271,6 +276,7 @@ def train_vae(config: TrainConfig) -> None:
     encoder, and so every latent any UNet was trained on, stays as it was."""
     from diffusers import AutoencoderKL
 
+    torch.manual_seed(config.seed)  # the initial weights and the posterior samples of a run from scratch
     out = ASSETS / "shapes-sd" / "vae"
     if config.from_release:
         vae = AutoencoderKL.from_pretrained(out, use_safetensors=True).requires_grad_(False)
@@ -642,8 +648,7 @@ def _save_sd_folder(
     _write_training_facts(out / "unet", config, step)
 
 
-def main() -> None:
-    global ASSETS, RUNS
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", choices=sorted(DEFAULTS))
     parser.add_argument("--steps", type=int, help="total optimiser steps (default per model)")
@@ -667,6 +672,12 @@ def main() -> None:
         "--count-fraction", type=float, default=0.0, help="unet/inpaint/vae: share of counts ('three blue squares')"
     )
     parser.add_argument(
+        "--count-size-share",
+        type=float,
+        default=0.3,
+        help="unet/inpaint: share of the counts whose caption says their size ('three large blue squares')",
+    )
+    parser.add_argument(
         "--layout-focus",
         type=float,
         default=0.0,
@@ -688,12 +699,12 @@ def main() -> None:
     )
     parser.add_argument("--snapshot-every", type=int, default=0, help="unet: save the EMA pipeline every N steps")
     parser.add_argument("--started-from", default="", help="text recorded in training.json: what this stage continued")
-    args = parser.parse_args()
-    ASSETS, RUNS = args.assets_dir, args.runs_dir
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    config = DEFAULTS[args.model]
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The model's defaults with what the command line sets."""
+    config = replace(DEFAULTS[args.model])
     config.minutes = args.minutes
     if args.steps:
         config.steps = args.steps
@@ -707,11 +718,23 @@ def main() -> None:
     config.two_object_fraction = args.two_object_fraction
     config.layout_focus = args.layout_focus
     config.count_fraction = args.count_fraction
+    config.count_size_share = args.count_size_share
     config.phrasing_share = args.phrasing_share
     config.init_synonyms = args.init_synonyms
     config.snapshot_every = args.snapshot_every
     config.anchor = args.anchor
     config.started_from = args.started_from
+    return config
+
+
+def main() -> None:
+    global ASSETS, RUNS
+    args = argument_parser().parse_args()
+    ASSETS, RUNS = args.assets_dir, args.runs_dir
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = config_from_args(args)
     trainers = {
         "clip": train_clip,
         "vae": train_vae,

@@ -118,7 +118,11 @@ def _random_object(rng: random.Random, exclude_colour: str | None = None) -> tup
 
 
 def sample_example(
-    rng: random.Random, split: str = "train", two_object_fraction: float = 0.4, count_fraction: float = 0.0
+    rng: random.Random,
+    split: str = "train",
+    two_object_fraction: float = 0.4,
+    count_fraction: float = 0.0,
+    count_size_share: float = 0.3,
 ) -> Example:
     """Draws one random scene and a caption of it.
 
@@ -131,13 +135,15 @@ def sample_example(
         two_object_fraction: probability of a two-object scene (among the scenes that are not counts).
         count_fraction: probability of a count of one kind ("three blue squares"); 0 draws exactly the batches
             drawn before counting existed.
+        count_size_share: probability that a count says its size ("three large blue squares"); unsaid, the
+            objects' size lies between small and large.
     """
     if split not in ("train", "held_out"):
         raise ValueError(f"`split` must be 'train' or 'held_out', got {split!r}")
     while True:
         if count_fraction and rng.random() < count_fraction:
             colour, shape = _random_object(rng)
-            size = rng.choice(list(SIZES)) if rng.random() < 0.3 else None
+            size = rng.choice(list(SIZES)) if rng.random() < count_size_share else None
             scene = Scene((ShapeSpec(colour, shape, size, None, rng.choice(sorted(NUMBERS.values()))),))
             layout, place = layout_many(scene.objects[0], rng), None
         elif rng.random() < two_object_fraction:

@@ -87,6 +87,20 @@ def test_vae_from_release_tunes_the_decoder_only(assets, tmp_path):
     write_cards(assets, {})
     card = (assets / "shapes-sd" / "README.md").read_text()
     assert "its decoder then tuned alone" in card and "| trained | decoder only |" in card
+    command = "python -m pipelines.shapes.train vae --from-release --steps 2 --batch-size 2 --lr 0.001 --seed 0"
+    assert command + " --count-fraction 0.5\n" in card
+
+
+def test_a_vae_run_from_scratch_is_seeded(tmp_path):
+    from safetensors.torch import load_file
+
+    weights = []
+    for run in ("first", "second"):
+        assets = tmp_path / run
+        _train("vae", assets, tmp_path / f"runs-{run}", "--steps", "2", "--seed", "5")
+        weights.append(load_file(assets / "shapes-sd" / "vae" / "diffusion_pytorch_model.safetensors"))
+    assert weights[0].keys() == weights[1].keys()
+    assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])
 
 
 def test_unclip_decoder_from_release_tunes_its_text_encoder_only(tmp_path):
