@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.shapes.model_cards import write_cards
+from pipelines.shapes.model_cards import train_command, write_cards
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "assets" / "models"
@@ -146,7 +146,10 @@ def test_text_run_tunes_the_released_text_encoder_only(release, tmp_path):
     assert (tmp_path / "runs" / model / "checkpoint.safetensors").is_file()
     write_cards(tmp_path / "assets", {})
     card = (folder / "README.md").read_text()
-    assert f"python -m pipelines.shapes.train {model}\n" in card and "tuned alone to read other phrasings" in card
+    command = train_command(facts)
+    assert command.startswith(f"python -m pipelines.shapes.train {model} --steps 2 --batch-size 2 ")
+    assert command + "\n" in card and "--phrasing-share 1.0" in command
+    assert "tuned alone to read other phrasings" in card
     assert f"`runs/{model}/checkpoint.safetensors`" in card
 
 
