@@ -8,7 +8,7 @@ import random
 import numpy as np
 import torch
 
-from .world import Example, sample_example
+from .world import COUNT_SIZE_SHARE, Example, sample_example
 
 
 def batch_rng(seed: int, step: int) -> random.Random:
@@ -28,7 +28,7 @@ def draw_batch(
     split: str = "train",
     two_object_fraction: float = 0.4,
     count_fraction: float = 0.0,
-    count_size_share: float = 0.3,
+    count_size_share: float = COUNT_SIZE_SHARE,
 ) -> tuple[torch.Tensor, list[str], list[Example]]:
     rng = batch_rng(seed, step)
     examples = [

@@ -179,13 +179,12 @@ def _card(
     body: str,
     stages: list[Path],
     folder: Path,
-    facts: Path,
     scores: dict,
     limits: str = "",
     more_facts: str = "",
 ) -> str:
     """`stages`: the `training.json` of each part's last stage, in the order they ran (the runs of each part's
-    `runs/<model>` folder resume them)."""
+    `runs/<model>` folder resume them); the first, the model's main part, fills the training table."""
     stages_facts = [json.loads(path.read_text()) for path in stages if path.is_file()]
     reproduce = "\n".join([*(train_command(facts) for facts in stages_facts), EVALUATE])
     resumable = " and ".join(f"`runs/{facts['model']}/checkpoint.safetensors`" for facts in stages_facts)
@@ -207,7 +206,7 @@ Parameters: {_parameters(folder):,} (all weights as safetensors).
 ## Training
 | fact | value |
 |---|---|
-{_facts(facts)}
+{_facts(stages[0])}
 {more_facts}
 The last stage of each part (seeded, resumable from {resumable}; a stage that continued a release
 starts from the folder it is saved in, so run them on a copy, `--assets-dir`):
@@ -249,7 +248,6 @@ def write_cards(assets: Path, results: dict) -> None:
                 "`AutoTokenizer.from_pretrained(folder)`.",
                 [clip / "training.json"],
                 clip,
-                clip / "training.json",
                 {
                     "zero-shot caption retrieval, top-1, held-out images": results.get("clip_retrieval_top1", "n/a"),
                     "the same, captions in other phrasings": results.get("clip_retrieval_top1_paraphrase", "n/a"),
@@ -295,7 +293,6 @@ def write_cards(assets: Path, results: dict) -> None:
                 "`StableDiffusionPipeline.from_pretrained(folder)`.",
                 [sd / "unet" / "training.json", sd_text, sd_vae],
                 sd,
-                sd / "unet" / "training.json",
                 scores,
                 SD_LIMITS.format(
                     colour=t2i.get("one/colour", "n/a"),
@@ -320,7 +317,6 @@ def write_cards(assets: Path, results: dict) -> None:
                 "of the `shapes-sd` it was fine-tuned from.",
                 [inpaint / "unet" / "training.json", inpaint_text],
                 inpaint,
-                inpaint / "unet" / "training.json",
                 {k: v for k, v in results.get("inpaint", {}).items()},
                 INPAINT_LIMITS,
                 facts_sections([(tuned_title, inpaint_text)]),

@@ -37,6 +37,7 @@ from .configs import clip_config, unet_config, vae_config
 from .data import draw_batch
 from .phrasing import phrase_some
 from .tokenizer import MAX_LENGTH, build_tokenizer, token_ids
+from .world import COUNT_SIZE_SHARE
 
 logger = logging.getLogger(__name__)
 ASSETS = Path("assets/models")  # where released models go; --assets-dir overrides (tests)
@@ -59,7 +60,7 @@ class TrainConfig:
     zero_snr: bool = False  # unet/inpaint: zero-terminal-SNR schedule with v-prediction (Lin et al. 2024)
     two_object_fraction: float = 0.4  # unet/inpaint: share of two-object scenes in the training batches
     count_fraction: float = 0.0  # unet/inpaint: share of counts of one kind ("three blue squares")
-    count_size_share: float = 0.3  # unet/inpaint: share of those counts that say their size ("three large ...")
+    count_size_share: float = COUNT_SIZE_SHARE  # unet/inpaint: share of counts saying their size
     layout_focus: float = 0.0  # unet/inpaint: share of timesteps drawn from the noisiest ones, where layout is decided
     phrasing_share: float = 0.0  # unet/inpaint/clip: share of captions written by phrasing.phrase, not describe
     init_synonyms: bool = False  # unet --from-release: start each never-trained synonym's embedding from its word's
@@ -674,7 +675,7 @@ def argument_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--count-size-share",
         type=float,
-        default=0.3,
+        default=COUNT_SIZE_SHARE,
         help="unet/inpaint: share of the counts whose caption says their size ('three large blue squares')",
     )
     parser.add_argument(

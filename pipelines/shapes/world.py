@@ -19,6 +19,7 @@ from .render import PlacedShape, draw
 
 JITTER = 2
 TWO_OBJECT_RADIUS = (8, 10)  # radius range when a two-object caption gives no size
+COUNT_SIZE_SHARE = 0.3  # share of the counts whose caption says their size, unless a run sets another
 COUNT_GAP = 4  # pixels of background at least between the bounding boxes of counted objects (touching ones merge)
 
 
@@ -122,7 +123,7 @@ def sample_example(
     split: str = "train",
     two_object_fraction: float = 0.4,
     count_fraction: float = 0.0,
-    count_size_share: float = 0.3,
+    count_size_share: float = COUNT_SIZE_SHARE,
 ) -> Example:
     """Draws one random scene and a caption of it.
 
